@@ -1,0 +1,157 @@
+#pragma once
+// task<T>: the coroutine type of the whole server.
+//
+// - Lazy: creating a task runs nothing; `co_await t` starts it and suspends the caller.
+// - Symmetric transfer: starting and finishing a task are tail calls between coroutine
+//   frames, so deep await chains use no stack and no run-queue round trip.
+// - Errors: an exception escaping the body is stored and rethrown at the caller's co_await.
+//   (The I/O layer itself never throws: it returns -errno. Exceptions are for start-up,
+//   configuration and broken invariants.)
+// - Context: every coroutine carries the shard it runs on and the cancel_source it obeys.
+//   A task inherits both from the coroutine that awaits it, so I/O deep inside a call chain
+//   is cancelled when the task_group owning the chain is.
+// - Ownership: the task object owns the frame; destroying a task that was never awaited
+//   frees it. A task is awaited at most once, and is never destroyed while it runs (the
+//   awaiting frame owns it for the whole await).
+//
+// Background work starts only through task_group::spawn (task_group.hpp).
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace nsqd::core {
+
+class reactor;
+class cancel_source;
+
+// What a coroutine knows about where it runs. Copied from parent to child at each co_await.
+struct promise_context {
+  reactor* shard = nullptr;
+  cancel_source* cancel = nullptr;
+};
+
+// Awaiters that need the context take the awaiting coroutine's promise through this concept.
+template <class P>
+concept has_context = std::is_base_of_v<promise_context, P>;
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+struct task_promise_base : promise_context {
+  std::coroutine_handle<> continuation;
+  std::exception_ptr error;
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+
+  struct final_awaiter {
+    bool await_ready() noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
+      return self.promise().continuation;
+    }
+    void await_resume() noexcept {}
+  };
+  final_awaiter final_suspend() noexcept { return {}; }
+  void unhandled_exception() noexcept { error = std::current_exception(); }
+};
+
+template <class T>
+struct task_promise final : task_promise_base {
+  std::optional<T> value;
+  task<T> get_return_object() noexcept;
+  template <class U>
+    requires std::is_convertible_v<U&&, T>
+  void return_value(U&& v) {
+    value.emplace(std::forward<U>(v));
+  }
+  T take() {
+    if (error) std::rethrow_exception(error);
+    return std::move(*value);
+  }
+};
+
+template <>
+struct task_promise<void> final : task_promise_base {
+  task<void> get_return_object() noexcept;
+  void return_void() noexcept {}
+  void take() {
+    if (error) std::rethrow_exception(error);
+  }
+};
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] task {
+ public:
+  using promise_type = detail::task_promise<T>;
+  using handle = std::coroutine_handle<promise_type>;
+
+  task() noexcept = default;
+  explicit task(handle h) noexcept : _h(h) {}
+  task(task&& o) noexcept : _h(std::exchange(o._h, {})) {}
+  task& operator=(task&& o) noexcept {
+    if (this != &o) {
+      if (_h) _h.destroy();
+      _h = std::exchange(o._h, {});
+    }
+    return *this;
+  }
+  task(const task&) = delete;
+  task& operator=(const task&) = delete;
+  ~task() {
+    if (_h) _h.destroy();
+  }
+
+  bool valid() const noexcept { return bool(_h); }
+
+  struct awaiter {
+    handle h;
+    bool await_ready() const noexcept { return false; }
+    template <has_context P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
+      promise_context& ctx = h.promise();
+      ctx = static_cast<promise_context&>(caller.promise());
+      h.promise().continuation = caller;
+      return h;
+    }
+    T await_resume() { return h.promise().take(); }
+  };
+  awaiter operator co_await() && noexcept { return awaiter{_h}; }
+
+  // For the runtime's root runners: hand the frame over.
+  handle release() noexcept { return std::exchange(_h, {}); }
+
+ private:
+  handle _h;
+};
+
+namespace detail {
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+  return task<T>{std::coroutine_handle<task_promise<T>>::from_promise(*this)};
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+  return task<void>{std::coroutine_handle<task_promise<void>>::from_promise(*this)};
+}
+}  // namespace detail
+
+// `promise_context ctx = co_await this_context();` : the awaiting coroutine's shard and
+// cancellation, without suspending. Used to build task_groups and to reach the reactor.
+struct this_context {
+  promise_context ctx;
+  bool await_ready() const noexcept { return false; }
+  template <has_context P>
+  bool await_suspend(std::coroutine_handle<P> caller) noexcept {
+    ctx = static_cast<promise_context&>(caller.promise());
+    return false;  // resume at once
+  }
+  promise_context await_resume() const noexcept { return ctx; }
+};
+
+}  // namespace nsqd::core
