@@ -1,0 +1,93 @@
+#include "broker/server.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/cross_shard.hpp"
+#include "core/signals.hpp"
+#include "core/task_group.hpp"
+#include "net/http_server.hpp"
+#include "net/tcp_server.hpp"
+
+namespace nsqd::broker {
+
+namespace {
+
+net::unique_fd lock_data_path(const std::string& configured) {
+  std::string path = configured.empty() ? "." : configured;
+  net::unique_fd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) throw startup_error("open " + path + ": " + std::strerror(errno));
+  if (::flock(dir.get(), LOCK_EX | LOCK_NB) != 0)
+    throw startup_error("cannot flock directory " + path + " - " + std::strerror(errno) +
+                        " (possibly in use by another instance of nsqd)");
+  return dir;
+}
+
+// One shard's share of the work: its TCP and HTTP listeners with their connections.
+core::task<void> serve_shard(net::unique_fd* tcp, net::unique_fd* http, const options* opts,
+                             const core::logger* log) {
+  core::task_group group{co_await core::this_context()};
+  group.spawn(net::serve_tcp(tcp->get(), *opts, *log));
+  if (*http) group.spawn(net::serve_http(http->get(), *opts, *log));
+  co_await group.join();
+}
+
+// Stops the services when SIGTERM or SIGINT arrives; SIGHUP is accepted and ignored
+// (logs go to stderr, there is nothing to reopen).
+core::task<void> watch_signals(core::task_group* services, const core::logger* log) {
+  core::signal_watch signals;
+  for (;;) {
+    int sig = co_await signals.next();
+    if (sig < 0) co_return;  // cancelled: something else stopped the services
+    if (sig == SIGHUP) continue;
+    log->info("signal ", sig, " received, exiting");
+    services->cancel();
+    co_return;
+  }
+}
+
+core::task<void> run_on_shard(unsigned n, net::unique_fd* tcp, net::unique_fd* http,
+                              const options* opts, const core::logger* log) {
+  co_await core::on_shard(n, [=] { return serve_shard(tcp, http, opts, log); });
+}
+
+}  // namespace
+
+server::server(const options& opts, const core::logger& log) : _opts(opts), _log(log) {
+  _data_lock = lock_data_path(opts.data_path);
+  validate(opts);  // upstream checks its options after taking the lock
+  unsigned shards = unsigned(opts.cores < 1 ? 1 : opts.cores);
+  std::vector<net::unique_fd> tcp, http;
+  try {
+    tcp = net::listen_tcp(opts.tcp_address, shards);
+    if (!opts.http_address.empty()) http = net::listen_tcp(opts.http_address, shards);
+  } catch (const net::listen_error& e) {
+    throw startup_error(e.what());
+  }
+  _tcp_port = net::local_port(tcp.front().get());
+  if (!http.empty()) _http_port = net::local_port(http.front().get());
+  _listeners.resize(shards);
+  for (unsigned i = 0; i < shards; ++i) {
+    _listeners[i].tcp = std::move(tcp[i]);
+    if (!http.empty()) _listeners[i].http = std::move(http[i]);
+  }
+}
+
+core::task<int> server::run() {
+  _log.info("nsqd v", nsqd_version, " (built w/g++ " __VERSION__ ")");
+  _log.info("TCP: listening on ", _opts.tcp_address, " (", _listeners.size(), " shards)");
+  if (_http_port >= 0) _log.info("HTTP: listening on ", _opts.http_address);
+  core::task_group services{co_await core::this_context()};
+  for (unsigned n = 0; n < _listeners.size(); ++n)
+    services.spawn(run_on_shard(n, &_listeners[n].tcp, &_listeners[n].http, &_opts, &_log));
+  services.spawn(watch_signals(&services, &_log));
+  co_await services.join();
+  _log.info("TCP: closing ", _opts.tcp_address);
+  co_return 0;
+}
+
+}  // namespace nsqd::broker

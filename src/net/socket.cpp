@@ -1,0 +1,141 @@
+#include "net/socket.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+namespace nsqd::net {
+
+unique_fd& unique_fd::operator=(unique_fd&& o) noexcept {
+  if (this != &o) reset(o.release());
+  return *this;
+}
+
+void unique_fd::reset(int fd) noexcept {
+  if (_fd >= 0) ::close(_fd);
+  _fd = fd;
+}
+
+socket_address resolve_tcp_address(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos)
+    throw std::runtime_error("address " + address + ": missing port in address");
+  std::string host = address.substr(0, colon);
+  std::string port = address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  else if (host.find(':') != std::string::npos)
+    throw std::runtime_error("address " + address + ": too many colons in address");
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
+  if (rc != 0 || !found)
+    throw std::runtime_error("lookup " + address + ": " + ::gai_strerror(rc));
+  // Prefer IPv4 for an empty host, as "0.0.0.0" would.
+  addrinfo* pick = found;
+  for (addrinfo* a = found; a; a = a->ai_next)
+    if (a->ai_family == AF_INET) {
+      pick = a;
+      break;
+    }
+  socket_address out;
+  std::memcpy(&out.storage, pick->ai_addr, pick->ai_addrlen);
+  out.length = pick->ai_addrlen;
+  ::freeaddrinfo(found);
+  return out;
+}
+
+namespace {
+
+// Go spells errno texts in lower case ("address already in use").
+std::string go_strerror(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty()) s[0] = char(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
+[[noreturn]] void fail(const std::string& address, const char* step, int err) {
+  throw listen_error("listen (" + address + ") failed - listen tcp " + address + ": " + step +
+                     ": " + go_strerror(err));
+}
+
+unique_fd bind_one(const std::string& address, const socket_address& where, bool reuseport) {
+  unique_fd fd(::socket(where.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) fail(address, "socket", errno);
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuseport && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    fail(address, "setsockopt", errno);
+  if (::bind(fd.get(), where.get(), where.length) != 0) fail(address, "bind", errno);
+  return fd;
+}
+
+void set_port(socket_address& a, int port) {
+  if (a.storage.ss_family == AF_INET)
+    reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(uint16_t(port));
+  else
+    reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(uint16_t(port));
+}
+
+}  // namespace
+
+std::vector<unique_fd> listen_tcp(const std::string& address, unsigned count) {
+  socket_address where;
+  try {
+    where = resolve_tcp_address(address);
+  } catch (const std::runtime_error& e) {
+    throw listen_error("listen (" + address + ") failed - listen tcp " + e.what());
+  }
+  // The probe: without SO_REUSEPORT it fails if anyone holds the address.
+  {
+    unique_fd probe = bind_one(address, where, false);
+    if (local_port(probe.get()) > 0) set_port(where, local_port(probe.get()));
+  }
+  std::vector<unique_fd> fds;
+  for (unsigned i = 0; i < count; ++i) {
+    fds.push_back(bind_one(address, where, true));
+    if (::listen(fds.back().get(), 4096) != 0) fail(address, "listen", errno);
+  }
+  return fds;
+}
+
+int local_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return -1;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return -1;
+}
+
+std::string peer_name(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  char host[INET6_ADDRSTRLEN] = {};
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+    return std::string(host) + ":" + std::to_string(port);
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+    return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+  return "";
+}
+
+}  // namespace nsqd::net

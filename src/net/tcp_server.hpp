@@ -1,0 +1,15 @@
+#pragma once
+// TCP side of one shard: accepts on the shard's own SO_REUSEPORT listener and runs one
+// protocol coroutine per client, all in the shard's task group. Cancelling the caller stops
+// accepting and ends every connection (their reads are cancelled, their sockets closed).
+
+#include "broker/options.hpp"
+#include "core/log.hpp"
+#include "core/task.hpp"
+
+namespace nsqd::net {
+
+// Runs until cancelled; listener_fd stays owned by the caller.
+core::task<void> serve_tcp(int listener_fd, const broker::options& opts, const core::logger& log);
+
+}  // namespace nsqd::net

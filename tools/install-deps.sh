@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building and testing nsqd needs on Debian 12 (bookworm). Idempotent.
+set -euo pipefail
+packages=(
+  g++ meson ninja-build pkg-config
+  liburing-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
+  libtomlplusplus-dev
+  python3
+)
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds nsqd twice (release, and debug with ASan+UBSan) and runs every test against both:
+# the Boost.Test suites (unit and black-box) and the upstream conformance groups delivered so
+# far. Ends with one line `N passed, N failed` counted over every test case that ran.
+# Usage: tools/test.sh            (from the repository root; ../shared must be beside it)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+shared=${NSQ_SHARED:-$root/../shared}
+jobs=${JOBS:-$(nproc)}
+
+passed=0
+failed=0
+log_dir=$root/build-test-logs
+rm -rf "$log_dir" && mkdir -p "$log_dir"
+
+count_boost() {  # $1 = suite name, $2 = log file, $3 = exit code
+  local p f
+  p=$(grep -Eo '^ *[0-9]+ test cases? out of [0-9]+ passed' "$2" | awk '{s+=$1} END {print s+0}')
+  f=$(grep -Eo '^ *[0-9]+ test cases? out of [0-9]+ (failed|aborted)' "$2" | awk '{s+=$1} END {print s+0}')
+  if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed before reporting
+  passed=$((passed + p)); failed=$((failed + f))
+  printf '%-28s %4d passed, %4d failed\n' "$1" "$p" "$f"
+}
+
+build() {  # $1 = dir, rest = meson options
+  local dir=$1; shift
+  if [ ! -d "$dir" ]; then meson setup "$dir" "$@" >"$log_dir/setup-$(basename "$dir").log" 2>&1 || {
+    cat "$log_dir/setup-$(basename "$dir").log"; return 1; }; fi
+  ninja -C "$dir" -j "$jobs" >"$log_dir/build-$(basename "$dir").log" 2>&1 || {
+    tail -50 "$log_dir/build-$(basename "$dir").log"; return 1; }
+}
+
+run_suites() {  # $1 = build dir, $2 = label
+  local dir=$1 label=$2 exe name rc
+  for exe in "$dir"/test/*_test; do
+    name=$(basename "$exe")
+    NSQD_BINARY="$dir/src/nsqd" timeout 600 "$exe" --report_level=short --log_level=error \
+      >"$log_dir/$label-$name.log" 2>&1
+    rc=$?
+    count_boost "$label/$name" "$log_dir/$label-$name.log" "$rc"
+    [ "$rc" -eq 0 ] || tail -40 "$log_dir/$label-$name.log"
+  done
+}
+
+# Conformance cases of the groups delivered so far (see README, "Status").
+conformance_cases=(tcp.bad_magic process.version process.bad_flags process.missing_data_path
+                   process.busy_ports)
+run_conformance() {  # $1 = nsqd binary, $2 = label, $3 = extra args
+  local c out p f
+  [ -f "$shared/conformance/nsq_conformance.py" ] || { echo "no conformance suite at $shared"; failed=$((failed + 1)); return; }
+  for c in "${conformance_cases[@]}"; do
+    out=$(python3 "$shared/conformance/nsq_conformance.py" "$1" --only "$c" --keep-going \
+          --extra-args="$3" 2>&1)
+    echo "$out" | grep -E '^(PASS|FAIL)' | sed "s/^/$2 /"
+    p=$(echo "$out" | grep -c '^PASS'); f=$(echo "$out" | grep -c '^FAIL')
+    passed=$((passed + p)); failed=$((failed + f))
+  done
+}
+
+status=0
+build build -Dbuildtype=release || status=1
+build build-asan -Dbuildtype=debug -Dsanitize=true || status=1
+if [ $status -ne 0 ]; then echo "0 passed, 1 failed"; exit 1; fi
+
+run_suites build release
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suites build-asan asan
+run_conformance "$root/build/src/nsqd" "cores=1" "--cores=1"
+run_conformance "$root/build/src/nsqd" "cores=4" "--cores=4"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
