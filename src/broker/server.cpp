@@ -6,8 +6,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
+#include "broker/broker.hpp"
 #include "core/cross_shard.hpp"
+#include "core/sharded.hpp"
+#include "loops/queue_scan.hpp"
 #include "core/signals.hpp"
 #include "core/task_group.hpp"
 #include "net/http_server.hpp"
@@ -27,12 +31,14 @@ net::unique_fd lock_data_path(const std::string& configured) {
   return dir;
 }
 
-// One shard's share of the work: its TCP and HTTP listeners with their connections.
-core::task<void> serve_shard(net::unique_fd* tcp, net::unique_fd* http, const options* opts,
-                             const core::logger* log) {
+// One shard's share of the work: its broker part, queue scan, TCP and HTTP listeners with
+// their connections.
+core::task<void> serve_shard(net::unique_fd* tcp, net::unique_fd* http, broker_shard* broker) {
   core::task_group group{co_await core::this_context()};
-  group.spawn(net::serve_tcp(tcp->get(), *opts, *log));
-  if (*http) group.spawn(net::serve_http(http->get(), *opts, *log));
+  group.spawn(broker->run());
+  group.spawn(loops::queue_scan(*broker));
+  group.spawn(net::serve_tcp(tcp->get(), *broker));
+  if (*http) group.spawn(net::serve_http(http->get(), broker->opts(), broker->log()));
   co_await group.join();
 }
 
@@ -51,8 +57,8 @@ core::task<void> watch_signals(core::task_group* services, const core::logger* l
 }
 
 core::task<void> run_on_shard(unsigned n, net::unique_fd* tcp, net::unique_fd* http,
-                              const options* opts, const core::logger* log) {
-  co_await core::on_shard(n, [=] { return serve_shard(tcp, http, opts, log); });
+                              core::sharded<broker_shard>* brokers) {
+  co_await brokers->invoke_on(n, [tcp, http](broker_shard& b) { return serve_shard(tcp, http, &b); });
 }
 
 }  // namespace
@@ -81,11 +87,24 @@ core::task<int> server::run() {
   _log.info("nsqd v", nsqd_version, " (built w/g++ " __VERSION__ ")");
   _log.info("TCP: listening on ", _opts.tcp_address, " (", _listeners.size(), " shards)");
   if (_http_port >= 0) _log.info("HTTP: listening on ", _opts.http_address);
-  core::task_group services{co_await core::this_context()};
-  for (unsigned n = 0; n < _listeners.size(); ++n)
-    services.spawn(run_on_shard(n, &_listeners[n].tcp, &_listeners[n].http, &_opts, &_log));
-  services.spawn(watch_signals(&services, &_log));
-  co_await services.join();
+  unsigned shards = unsigned(_listeners.size());
+  std::vector<broker_shard*> peers(shards, nullptr);
+  core::sharded<broker_shard> brokers(shards);
+  co_await brokers.start(std::cref(_opts), std::cref(_log), std::ref(peers));
+  std::exception_ptr failure;
+  {
+    core::task_group services{co_await core::this_context()};
+    for (unsigned n = 0; n < shards; ++n)
+      services.spawn(run_on_shard(n, &_listeners[n].tcp, &_listeners[n].http, &brokers));
+    services.spawn(watch_signals(&services, &_log));
+    try {
+      co_await services.join();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+  co_await brokers.stop();
+  if (failure) std::rethrow_exception(failure);
   _log.info("TCP: closing ", _opts.tcp_address);
   co_return 0;
 }

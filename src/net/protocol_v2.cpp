@@ -43,8 +43,9 @@ core::task<void> serve_v2(connection& conn, const core::logger& log) {
 
 }  // namespace
 
-core::task<void> serve_client(connection& conn, const broker::options& opts,
-                              const core::logger& log) {
+core::task<void> serve_client(connection& conn, broker::broker_shard& broker) {
+  const broker::options& opts = broker.opts();
+  const core::logger& log = broker.log();
   conn.set_read_timeout(opts.client_timeout);
   if (!co_await conn.fill(magic_v2.size())) co_return;
   std::string_view magic = conn.buffered().substr(0, magic_v2.size());

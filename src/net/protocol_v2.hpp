@@ -7,14 +7,12 @@
 // past it), NOP, and `E_INVALID invalid command X` (fatal) for every other command. The
 // protocol issue fills in the commands.
 
-#include "broker/options.hpp"
-#include "core/log.hpp"
+#include "broker/broker.hpp"
 #include "core/task.hpp"
 #include "net/connection.hpp"
 
 namespace nsqd::net {
 
-core::task<void> serve_client(connection& conn, const broker::options& opts,
-                              const core::logger& log);
+core::task<void> serve_client(connection& conn, broker::broker_shard& broker);
 
 }  // namespace nsqd::net

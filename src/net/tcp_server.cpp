@@ -12,19 +12,19 @@ namespace nsqd::net {
 
 namespace {
 
-core::task<void> client(int fd, const broker::options* opts, const core::logger* log) {
+core::task<void> client(int fd, broker::broker_shard* broker) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   connection conn{unique_fd(fd)};
-  log->debug("TCP: new client(", conn.remote_address(), ")");
-  co_await serve_client(conn, *opts, *log);
-  log->debug("PROTOCOL: [", conn.remote_address(), "] exiting");
+  broker->log().debug("TCP: new client(", conn.remote_address(), ")");
+  co_await serve_client(conn, *broker);
+  broker->log().debug("PROTOCOL: [", conn.remote_address(), "] exiting");
 }
 
 }  // namespace
 
-core::task<void> serve_tcp(int listener_fd, const broker::options& opts, const core::logger& log) {
-  co_await accept_loop(listener_fd, log, "TCP", [&](int fd) { return client(fd, &opts, &log); });
+core::task<void> serve_tcp(int listener_fd, broker::broker_shard& broker) {
+  co_await accept_loop(listener_fd, broker.log(), "TCP", [&](int fd) { return client(fd, &broker); });
 }
 
 }  // namespace nsqd::net

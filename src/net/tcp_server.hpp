@@ -3,13 +3,12 @@
 // protocol coroutine per client, all in the shard's task group. Cancelling the caller stops
 // accepting and ends every connection (their reads are cancelled, their sockets closed).
 
-#include "broker/options.hpp"
-#include "core/log.hpp"
+#include "broker/broker.hpp"
 #include "core/task.hpp"
 
 namespace nsqd::net {
 
-// Runs until cancelled; listener_fd stays owned by the caller.
-core::task<void> serve_tcp(int listener_fd, const broker::options& opts, const core::logger& log);
+// Runs until cancelled; listener_fd stays owned by the caller. Clients use this shard's broker.
+core::task<void> serve_tcp(int listener_fd, broker::broker_shard& broker);
 
 }  // namespace nsqd::net

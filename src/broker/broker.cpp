@@ -1,0 +1,465 @@
+#include "broker/broker.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+
+#include "broker/names.hpp"
+#include "core/cross_shard.hpp"
+#include "core/event.hpp"
+#include "core/io.hpp"
+
+namespace nsqd::broker {
+
+std::int64_t unix_now_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+namespace {
+// Most messages one steal takes from one other shard.
+constexpr size_t max_steal_batch = 1024;
+}  // namespace
+
+// ---- channel ----------------------------------------------------------------------------------
+
+channel::channel(topic& owner, std::string name)
+    : _topic(owner),
+      _name(std::move(name)),
+      _ephemeral(is_ephemeral(_name)),
+      _in_flight_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
+      _deferred_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
+      _remote_demand(owner.shard().shard_count(), false) {}
+
+channel::~channel() = default;
+
+core::task<bool> channel::subscribe(consumer& c) {
+  int max = _topic.shard().opts().max_channel_consumers;
+  // TODO(protocol issue): count consumers over all shards, as upstream counts per nsqd.
+  if (max > 0 && _consumers.size() >= size_t(max)) co_return false;
+  _consumers.push_back(&c);
+  pump();
+  co_return true;
+}
+
+void channel::unsubscribe(consumer& c) {
+  auto it = std::find(_consumers.begin(), _consumers.end(), &c);
+  if (it != _consumers.end()) _consumers.erase(it);
+}
+
+void channel::ready(consumer&) { pump(); }
+
+void channel::put(message m) {
+  ++_message_count;
+  _queue.push_back(std::move(m));
+  auto limit = _topic.shard().opts().mem_queue_size;
+  if (std::int64_t(_queue.size()) > limit && limit >= 0) {
+    // No disk queue yet: keep the message (nothing acknowledged is dropped) and say so.
+    if (_overflow_count++ % 10000 == 0)
+      _topic.shard().log().warn("CHANNEL(", _topic.name(), ":", _name, "): memory queue over --mem-queue-size (",
+                                _queue.size(), " messages); overflow to disk is not built yet");
+  }
+  pump();
+  if (!_queue.empty()) wake_remote_demand();
+}
+
+void channel::put_deferred(message m, std::int64_t due_ns) {
+  message_id id = m.id;
+  auto [it, fresh] = _deferred.try_emplace(id, deferred_entry{std::move(m), {}});
+  if (!fresh) return;  // the same message deferred twice: keep the first
+  _deferred_pq.push(&it->second, due_ns);
+}
+
+void channel::requeue_now(message m) {
+  _queue.push_back(std::move(m));
+  pump();
+  if (!_queue.empty()) wake_remote_demand();
+}
+
+bool channel::deliver_one(consumer& c) {
+  message& front = _queue.front();
+  int rate = c.sample_rate();
+  if (rate > 0 && int(_topic.shard().rng()() % 100) >= rate) return false;  // skipped for c
+  message m = std::move(front);
+  _queue.pop_front();
+  ++m.attempts;
+  std::int64_t now = unix_now_ns();
+  message_id id = m.id;
+  auto [it, fresh] = _in_flight.try_emplace(id, in_flight_entry{std::move(m), c.id(), now, {}});
+  in_flight_entry& e = it->second;
+  if (fresh) _in_flight_pq.push(&e, now + c.msg_timeout().count());
+  ++c.counters.in_flight;
+  ++c.counters.message_count;
+  c.deliver(e.msg);
+  if (!fresh) {
+    // The id is already in flight (upstream sends it anyway and does not track it).
+    --c.counters.in_flight;
+  }
+  return true;
+}
+
+void channel::pump() {
+  size_t n = _consumers.size();
+  if (n == 0) return;
+  size_t idle = 0;
+  bool hungry = false;
+  while (!_queue.empty() && idle < n) {
+    consumer& c = *_consumers[_next_consumer++ % n];
+    if (c.credit() <= 0 || !deliver_one(c)) {
+      ++idle;
+      continue;
+    }
+    idle = 0;
+  }
+  if (!_queue.empty()) return;
+  for (consumer* c : _consumers)
+    if (c->credit() > 0) hungry = true;
+  if (hungry && _topic.shard().shard_count() > 1) _topic.shard().start_steal(*this);
+}
+
+void channel::wake_remote_demand() {
+  for (unsigned s = 0; s < _remote_demand.size(); ++s) {
+    if (!_remote_demand[s]) continue;
+    _remote_demand[s] = false;
+    _topic.shard().notify_demand(*this, s);
+  }
+}
+
+std::int64_t channel::wanted() const {
+  if (!_queue.empty()) return 0;
+  std::int64_t credit = 0;
+  for (consumer* c : _consumers) credit += std::max<std::int64_t>(0, c->credit());
+  return credit;
+}
+
+void channel::take_batch(std::vector<message> batch) {
+  for (message& m : batch) _queue.push_back(std::move(m));
+  pump();
+}
+
+void channel::steal_ended() {
+  _stealing = false;
+  // Work may have arrived locally, or credit grown, while the steal was under way.
+  pump();
+}
+
+channel::result channel::finish(consumer& c, const message_id& id) {
+  auto it = _in_flight.find(id);
+  if (it == _in_flight.end()) return result::not_in_flight;
+  if (it->second.owner != c.id()) return result::not_owner;
+  _in_flight_pq.remove(&it->second);
+  _in_flight.erase(it);
+  --c.counters.in_flight;
+  ++c.counters.finish_count;
+  pump();
+  return result::ok;
+}
+
+channel::result channel::requeue(consumer& c, const message_id& id, std::chrono::nanoseconds delay) {
+  auto it = _in_flight.find(id);
+  if (it == _in_flight.end()) return result::not_in_flight;
+  if (it->second.owner != c.id()) return result::not_owner;
+  _in_flight_pq.remove(&it->second);
+  message m = std::move(it->second.msg);
+  _in_flight.erase(it);
+  --c.counters.in_flight;
+  ++c.counters.requeue_count;
+  ++_requeue_count;
+  if (delay.count() <= 0)
+    requeue_now(std::move(m));
+  else {
+    put_deferred(std::move(m), unix_now_ns() + delay.count());
+    pump();
+  }
+  return result::ok;
+}
+
+channel::result channel::touch(consumer& c, const message_id& id) {
+  auto it = _in_flight.find(id);
+  if (it == _in_flight.end()) return result::not_in_flight;
+  if (it->second.owner != c.id()) return result::not_owner;
+  std::int64_t now = unix_now_ns();
+  std::int64_t limit = it->second.delivered_at + _topic.shard().opts().max_msg_timeout.count();
+  _in_flight_pq.update(&it->second, std::min(now + c.msg_timeout().count(), limit));
+  return result::ok;
+}
+
+bool channel::process_due(std::int64_t now_ns) {
+  bool dirty = false;
+  while (in_flight_entry* e = _in_flight_pq.pop_due(now_ns)) {
+    dirty = true;
+    message m = std::move(e->msg);
+    std::uint64_t owner = e->owner;
+    _in_flight.erase(m.id);
+    ++_timeout_count;
+    for (consumer* c : _consumers)
+      if (c->id() == owner) --c->counters.in_flight;
+    _queue.push_back(std::move(m));
+  }
+  while (deferred_entry* d = _deferred_pq.pop_due(now_ns)) {
+    dirty = true;
+    message m = std::move(d->msg);
+    _deferred.erase(m.id);
+    _queue.push_back(std::move(m));
+  }
+  if (dirty) {
+    pump();
+    if (!_queue.empty()) wake_remote_demand();
+  }
+  return dirty;
+}
+
+channel::counters channel::stats() const {
+  counters out;
+  out.depth = std::int64_t(_queue.size());
+  out.in_flight = std::int64_t(_in_flight.size());
+  out.deferred = std::int64_t(_deferred.size());
+  out.message_count = _message_count;
+  out.requeue_count = _requeue_count;
+  out.timeout_count = _timeout_count;
+  out.clients = std::int64_t(_consumers.size());
+  out.overflow_count = _overflow_count;
+  return out;
+}
+
+// ---- topic ------------------------------------------------------------------------------------
+
+topic::topic(broker_shard& shard, std::string name)
+    : _shard(shard),
+      _name(std::move(name)),
+      _ephemeral(is_ephemeral(_name)),
+      _ids(std::uint32_t(shard.opts().node_id), shard.shard_id(), shard.shard_count()) {}
+
+topic::~topic() = default;
+
+message topic::make_message(message_body body) {
+  std::int64_t now = unix_now_ns();
+  message m;
+  m.id = _ids.next(now);
+  m.timestamp = now;
+  m.attempts = 0;
+  m.body = std::move(body);
+  return m;
+}
+
+void topic::publish(message_body body) {
+  ++_message_count;
+  _message_bytes += body.size();
+  fan_out(make_message(std::move(body)));
+}
+
+void topic::publish_deferred(message_body body, std::chrono::nanoseconds delay) {
+  ++_message_count;
+  _message_bytes += body.size();
+  message m = make_message(std::move(body));
+  if (_channels.empty()) {
+    // TODO(protocol issue): keep the due time while the message waits at the topic.
+    _backlog.push_back(std::move(m));
+    return;
+  }
+  std::int64_t due = unix_now_ns() + delay.count();
+  for (auto& [name, ch] : _channels) {
+    ++ch->_message_count;
+    ch->put_deferred(m, due);
+  }
+}
+
+void topic::fan_out(message m) {
+  if (_channels.empty()) {
+    _backlog.push_back(std::move(m));
+    return;
+  }
+  size_t left = _channels.size();
+  for (auto& [name, ch] : _channels) {
+    if (--left == 0)
+      ch->put(std::move(m));  // the last channel takes the original
+    else
+      ch->put(m);
+  }
+}
+
+channel* topic::find_channel(std::string_view name) {
+  auto it = _channels.find(std::string(name));
+  return it == _channels.end() ? nullptr : it->second.get();
+}
+
+channel& topic::ensure_channel(const std::string& name) {
+  auto it = _channels.find(name);
+  if (it != _channels.end()) return *it->second;
+  channel& ch = *_channels.emplace(name, std::make_unique<channel>(*this, name)).first->second;
+  // Messages that waited for a channel all go to the first one (upstream #1520).
+  while (!_backlog.empty()) {
+    ch.put(std::move(_backlog.front()));
+    _backlog.pop_front();
+  }
+  return ch;
+}
+
+topic::counters topic::stats() const {
+  return {std::int64_t(_backlog.size()), _message_count, _message_bytes};
+}
+
+// ---- broker_shard -----------------------------------------------------------------------------
+
+broker_shard::broker_shard(core::reactor& shard, const options& opts, const core::logger& log,
+                           std::vector<broker_shard*>& peers)
+    : _reactor(shard), _opts(opts), _log(log), _peers(peers),
+      _rng(std::random_device{}() ^ (std::uint64_t(shard.shard_id()) << 32)) {
+  _peers[shard.shard_id()] = this;
+}
+
+broker_shard::~broker_shard() { _peers[shard_id()] = nullptr; }
+
+unsigned broker_shard::shard_count() const noexcept { return unsigned(_peers.size()); }
+
+topic* broker_shard::find_topic(std::string_view name) {
+  auto it = _topics.find(std::string(name));
+  return it == _topics.end() ? nullptr : it->second.get();
+}
+
+topic& broker_shard::ensure_topic(const std::string& name) {
+  auto it = _topics.find(name);
+  if (it != _topics.end()) return *it->second;
+  return *_topics.emplace(name, std::make_unique<topic>(*this, name)).first->second;
+}
+
+channel& broker_shard::ensure_channel(const std::string& topic_name, const std::string& name) {
+  return ensure_topic(topic_name).ensure_channel(name);
+}
+
+namespace {
+
+// On shard 0: creates the topic (and the channel, if named) on every shard.
+core::task<void> create_everywhere(std::vector<broker_shard*>* peers, const std::string* topic_name,
+                                   const std::string* channel_name) {
+  for (unsigned n = 0; n < peers->size(); ++n) {
+    broker_shard* peer = (*peers)[n];
+    co_await core::on_shard(n, [peer, topic_name, channel_name] {
+      if (channel_name)
+        peer->ensure_channel(*topic_name, *channel_name);
+      else
+        peer->ensure_topic(*topic_name);
+    });
+  }
+}
+
+}  // namespace
+
+core::task<topic*> broker_shard::get_topic(std::string name) {
+  if (topic* t = find_topic(name)) co_return t;
+  if (shard_count() > 1) {
+    std::vector<broker_shard*>* peers = &_peers;
+    const std::string* n = &name;
+    co_await core::on_shard(0, [peers, n] { return create_everywhere(peers, n, nullptr); });
+  }
+  co_return &ensure_topic(name);
+}
+
+core::task<channel*> broker_shard::get_channel(std::string topic_name, std::string name) {
+  if (topic* t = find_topic(topic_name))
+    if (channel* c = t->find_channel(name)) co_return c;
+  if (shard_count() > 1) {
+    std::vector<broker_shard*>* peers = &_peers;
+    const std::string* t = &topic_name;
+    const std::string* c = &name;
+    co_await core::on_shard(0, [peers, t, c] { return create_everywhere(peers, t, c); });
+  }
+  co_return &ensure_channel(topic_name, name);
+}
+
+std::vector<channel*> broker_shard::all_channels() {
+  std::vector<channel*> out;
+  for (auto& [tn, t] : _topics)
+    for (auto& [cn, c] : t->_channels) out.push_back(c.get());
+  return out;
+}
+
+std::vector<message> broker_shard::give_batch(const std::string& topic_name, const std::string& name,
+                                              unsigned starving_shard, size_t want) {
+  std::vector<message> out;
+  topic* t = find_topic(topic_name);
+  channel* c = t ? t->find_channel(name) : nullptr;
+  if (!c) return out;
+  // Keep what local consumers can take right now; hand over the rest of the backlog.
+  size_t n = std::min({want, c->_queue.size(), max_steal_batch});
+  if (n == 0) {
+    c->_remote_demand[starving_shard] = true;
+    return out;
+  }
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(std::move(c->_queue.front()));
+    c->_queue.pop_front();
+  }
+  return out;
+}
+
+namespace {
+
+// On the starving shard: asks every other shard for work for one channel.
+core::task<void> steal(broker_shard* self, std::string topic_name, std::string name) {
+  for (bool got = true; got;) {
+    got = false;
+    for (unsigned o = 0; o < self->shard_count(); ++o) {
+      if (o == self->shard_id()) continue;
+      topic* t = self->find_topic(topic_name);
+      channel* c = t ? t->find_channel(name) : nullptr;
+      if (!c) co_return;
+      std::int64_t want = c->wanted();
+      if (want <= 0) break;
+      broker_shard* peer = self->peer(o);
+      unsigned me = self->shard_id();
+      const std::string* tn = &topic_name;
+      const std::string* cn = &name;
+      std::vector<message> batch = co_await core::on_shard(
+          o, [peer, tn, cn, me, want] { return peer->give_batch(*tn, *cn, me, size_t(want)); });
+      t = self->find_topic(topic_name);
+      c = t ? t->find_channel(name) : nullptr;
+      if (!c) co_return;
+      if (!batch.empty()) {
+        got = true;
+        c->take_batch(std::move(batch));
+      }
+      if (c->wanted() <= 0) break;
+    }
+  }
+  topic* t = self->find_topic(topic_name);
+  if (channel* c = t ? t->find_channel(name) : nullptr) c->steal_ended();
+}
+
+core::task<void> tell_starving(broker_shard* peer, unsigned shard, std::string topic_name,
+                               std::string name) {
+  const std::string* tn = &topic_name;
+  const std::string* cn = &name;
+  co_await core::on_shard(shard, [peer, tn, cn] {
+    topic* t = peer->find_topic(*tn);
+    channel* c = t ? t->find_channel(*cn) : nullptr;
+    if (c) peer->start_steal(*c);
+  });
+}
+
+}  // namespace
+
+void broker_shard::start_steal(channel& c) {
+  if (c._stealing || !_group) return;
+  c._stealing = true;
+  _group->spawn(steal(this, c.owner().name(), c.name()));
+}
+
+void broker_shard::notify_demand(channel& c, unsigned starving_shard) {
+  if (!_group) return;
+  _group->spawn(tell_starving(_peers[starving_shard], starving_shard, c.owner().name(), c.name()));
+}
+
+core::task<void> broker_shard::run() {
+  core::task_group group{co_await core::this_context()};
+  _group = &group;
+  core::event never;
+  co_await never.wait();  // until the server stops
+  _group = nullptr;
+  group.cancel();
+  co_await group.join();
+}
+
+}  // namespace nsqd::broker

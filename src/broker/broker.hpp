@@ -1,0 +1,251 @@
+#pragma once
+// The broker: topics and channels, split by shard (DESIGN.md, The broker).
+//
+// Every shard holds a part of every topic and of each of its channels: a `broker_shard`
+// per shard (core::sharded<broker_shard>) owns that shard's `topic` and `channel` parts, and
+// nothing else touches them. NSQ promises at-least-once delivery and no ordering, so:
+//   - PUB on shard s stores into shard s's topic part and fans out (the body is shared by
+//     reference) into shard s's channel parts: publishing never leaves its shard.
+//   - A consumer on shard c is fed from shard c's channel part. When that part is empty and a
+//     consumer there has credit, shard c asks the other parts for their backlog (they forward
+//     a batch when they have one, and remember c's demand when they do not), so a consumer
+//     on any shard is fed from any shard.
+//   - A delivered message lives in the in-flight table of the consumer's shard until FIN,
+//     REQ or timeout, so FIN/REQ/TOUCH never cross shards.
+//   - Existence of topics and channels is a global fact decided by shard 0, which tells every
+//     shard to create its part (creation is idempotent on each shard).
+//
+// Names are validated by the caller (broker/names.hpp). All methods run on the part's shard.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/consumer.hpp"
+#include "broker/message.hpp"
+#include "broker/message_id.hpp"
+#include "broker/options.hpp"
+#include "broker/pqueue.hpp"
+#include "core/log.hpp"
+#include "core/reactor.hpp"
+#include "core/task.hpp"
+#include "core/task_group.hpp"
+
+namespace nsqd::broker {
+
+class broker_shard;
+class topic;
+
+// Now as message timestamps and deadlines use it: nanoseconds since the Unix epoch.
+std::int64_t unix_now_ns() noexcept;
+
+// ---- channel ----------------------------------------------------------------------------------
+
+// One shard's part of a channel.
+class channel {
+ public:
+  channel(topic& owner, std::string name);
+  ~channel();
+
+  const std::string& name() const noexcept { return _name; }
+  topic& owner() const noexcept { return _topic; }
+  bool ephemeral() const noexcept { return _ephemeral; }
+
+  // SUB. False when --max-channel-consumers is reached (E_SUB_FAILED). Starts delivering to
+  // `c` as soon as it has credit.
+  core::task<bool> subscribe(consumer& c);
+  // The consumer is leaving (disconnect). Its in-flight messages stay in flight until they
+  // time out, as upstream. May remove an #ephemeral channel (and topic) left without clients.
+  void unsubscribe(consumer& c);
+  // The consumer's credit may have grown (RDY raised, FIN/REQ/timeout lowered in_flight):
+  // deliver what it can take now.
+  void ready(consumer& c);
+
+  enum class result { ok, not_in_flight, not_owner };
+  // FIN: done with the message. Records the e2e latency sample.
+  result finish(consumer& c, const message_id& id);
+  // REQ: back to the queue now (delay 0) or after `delay` (already clamped by the caller).
+  result requeue(consumer& c, const message_id& id, std::chrono::nanoseconds delay);
+  // TOUCH: deadline = now + c.msg_timeout(), at most delivery + --max-msg-timeout.
+  result touch(consumer& c, const message_id& id);
+
+  // Queue scan: requeues timed-out in-flight messages and queues due deferred ones. Returns
+  // whether anything was due ("dirty").
+  bool process_due(std::int64_t now_ns);
+
+  // Stats of this part.
+  struct counters {
+    std::int64_t depth = 0;          // queued (memory; disk arrives with durability)
+    std::int64_t in_flight = 0;
+    std::int64_t deferred = 0;
+    std::uint64_t message_count = 0; // puts (not requeues)
+    std::uint64_t requeue_count = 0;
+    std::uint64_t timeout_count = 0;
+    std::int64_t clients = 0;
+    std::uint64_t overflow_count = 0;  // puts beyond --mem-queue-size (kept: no disk yet)
+  };
+  counters stats() const;
+
+  // Called by the topic's fan-out.
+  void put(message m);
+  void put_deferred(message m, std::int64_t due_ns);
+
+  // Cross-shard feeding (broker_shard's steal): how many messages local consumers could take
+  // now that the local queue is empty (0 while it is not); a batch taken from another
+  // shard's part; the steal is over.
+  std::int64_t wanted() const;
+  void take_batch(std::vector<message> batch);
+  void steal_ended();
+
+ private:
+  friend class broker_shard;
+  friend class topic;
+  struct in_flight_entry {
+    message msg;
+    std::uint64_t owner = 0;
+    std::int64_t delivered_at = 0;
+    pqueue_slot pq_slot;
+  };
+  struct deferred_entry {
+    message msg;
+    pqueue_slot pq_slot;
+  };
+
+  void pump();
+  bool deliver_one(consumer& c);
+  void requeue_now(message m);
+  void wake_remote_demand();
+
+  topic& _topic;
+  std::string _name;
+  bool _ephemeral;
+  std::deque<message> _queue;
+  std::vector<consumer*> _consumers;
+  size_t _next_consumer = 0;
+  std::unordered_map<message_id, in_flight_entry> _in_flight;
+  pqueue<in_flight_entry*> _in_flight_pq;
+  std::unordered_map<message_id, deferred_entry> _deferred;
+  pqueue<deferred_entry*> _deferred_pq;
+  std::vector<bool> _remote_demand;  // by shard: a consumer there is starving
+  bool _stealing = false;            // a steal from other shards is under way
+  std::uint64_t _message_count = 0;
+  std::uint64_t _requeue_count = 0;
+  std::uint64_t _timeout_count = 0;
+  std::uint64_t _overflow_count = 0;
+};
+
+// ---- topic ------------------------------------------------------------------------------------
+
+// One shard's part of a topic.
+class topic {
+ public:
+  topic(broker_shard& shard, std::string name);
+  ~topic();
+
+  const std::string& name() const noexcept { return _name; }
+  broker_shard& shard() const noexcept { return _shard; }
+  bool ephemeral() const noexcept { return _ephemeral; }
+
+  // PUB/MPUB and /pub: one message with a fresh id and timestamp; fans out to the channels,
+  // or waits at the topic while it has none (or is paused).
+  void publish(message_body body);
+  // DPUB and /pub?defer: goes straight into every channel's deferred queue.
+  void publish_deferred(message_body body, std::chrono::nanoseconds delay);
+
+  channel* find_channel(std::string_view name);
+  const std::unordered_map<std::string, std::unique_ptr<channel>>& channels() const noexcept {
+    return _channels;
+  }
+
+  struct counters {
+    std::int64_t depth = 0;
+    std::uint64_t message_count = 0;
+    std::uint64_t message_bytes = 0;
+  };
+  counters stats() const;
+
+ private:
+  friend class broker_shard;
+  message make_message(message_body body);
+  channel& ensure_channel(const std::string& name);  // this shard's part, created if missing
+  void fan_out(message m);
+
+  broker_shard& _shard;
+  std::string _name;
+  bool _ephemeral;
+  message_id_generator _ids;
+  std::unordered_map<std::string, std::unique_ptr<channel>> _channels;
+  std::deque<message> _backlog;  // published while the topic had no channel
+  std::uint64_t _message_count = 0;
+  std::uint64_t _message_bytes = 0;
+};
+
+// ---- broker_shard -----------------------------------------------------------------------------
+
+class broker_shard {
+ public:
+  // `peers[n]` is shard n's broker_shard; each one registers itself there when built (all are
+  // built, by core::sharded, before any serves).
+  broker_shard(core::reactor& shard, const options& opts, const core::logger& log,
+               std::vector<broker_shard*>& peers);
+  ~broker_shard();
+
+  unsigned shard_id() const noexcept { return _reactor.shard_id(); }
+  unsigned shard_count() const noexcept;
+  const options& opts() const noexcept { return _opts; }
+  const core::logger& log() const noexcept { return _log; }
+  core::reactor& reactor() const noexcept { return _reactor; }
+
+  // This shard's part of topic `name`, created on every shard first if it is new.
+  core::task<topic*> get_topic(std::string name);
+  // This shard's part of channel `name` of topic `topic_name`, both created if new.
+  core::task<channel*> get_channel(std::string topic_name, std::string name);
+  topic* find_topic(std::string_view name);
+  const std::unordered_map<std::string, std::unique_ptr<topic>>& topics() const noexcept {
+    return _topics;
+  }
+
+  broker_shard* peer(unsigned shard) const noexcept { return _peers[shard]; }
+
+  // Unique per process: the shard in the low bits.
+  std::uint64_t next_client_id() noexcept { return (++_client_seq << 8) | shard_id(); }
+
+  // Background work of this shard's broker (remote wake-ups, steals), joined by run().
+  core::task<void> run();
+
+  // Used by parts: this shard's random source (sampling), and cross-shard feeding: start a
+  // steal for a starving local channel part, tell a starving shard that a part here has work.
+  std::mt19937_64& rng() noexcept { return _rng; }
+  void start_steal(channel& c);
+  void notify_demand(channel& c, unsigned starving_shard);
+  // On this shard, for another shard's steal: up to `want` queued messages of the channel,
+  // or none, recording that `starving_shard` wants work.
+  std::vector<message> give_batch(const std::string& topic_name, const std::string& name,
+                                  unsigned starving_shard, size_t want);
+  // Every channel part of this shard (the queue scan samples them).
+  std::vector<channel*> all_channels();
+
+  // This shard's part only, created if missing (shard 0 calls these on every shard).
+  topic& ensure_topic(const std::string& name);
+  channel& ensure_channel(const std::string& topic_name, const std::string& name);
+
+ private:
+  friend class topic;
+  friend class channel;
+
+  core::reactor& _reactor;
+  const options& _opts;
+  const core::logger& _log;
+  std::vector<broker_shard*>& _peers;
+  std::unordered_map<std::string, std::unique_ptr<topic>> _topics;
+  std::uint64_t _client_seq = 0;
+  std::mt19937_64 _rng;
+  core::task_group* _group = nullptr;  // set while run() runs
+};
+
+}  // namespace nsqd::broker
