@@ -216,6 +216,130 @@ CORO_TEST_CASE(queue_scan_requeues_timeouts_on_time) {
   BOOST_TEST(r.got.back().attempts >= 2);
 }
 
+CORO_TEST_CASE(paused_channel_holds_messages_until_unpaused) {
+  core::reactor* shard = co_await current_reactor();
+  single_shard s(*shard);
+  channel* ch = co_await s.shard->get_channel("t", "c");
+  recorder r(1, 10);
+  co_await ch->subscribe(r);
+  BOOST_TEST(co_await s.shard->channel_admin("t", "c", broker_shard::admin::pause));
+  s.shard->find_topic("t")->publish(message_body::copy_of("x"));
+  BOOST_TEST(r.got.empty());
+  BOOST_TEST(ch->paused());
+  co_await s.shard->channel_admin("t", "c", broker_shard::admin::unpause);
+  BOOST_TEST(r.got.size() == 1u);
+  BOOST_TEST(!co_await s.shard->channel_admin("t", "nope", broker_shard::admin::pause));
+  BOOST_TEST(!co_await s.shard->topic_admin("nope", broker_shard::admin::pause));
+}
+
+CORO_TEST_CASE(paused_topic_keeps_messages_at_topic_depth) {
+  core::reactor* shard = co_await current_reactor();
+  single_shard s(*shard);
+  channel* ch = co_await s.shard->get_channel("t", "c");
+  topic* t = s.shard->find_topic("t");
+  co_await s.shard->topic_admin("t", broker_shard::admin::pause);
+  t->publish(message_body::copy_of("x"));
+  t->publish(message_body::copy_of("y"));
+  BOOST_TEST(t->stats().depth == 2);
+  BOOST_TEST(ch->stats().depth == 0);
+  co_await s.shard->topic_admin("t", broker_shard::admin::unpause);
+  BOOST_TEST(t->stats().depth == 0);
+  BOOST_TEST(ch->stats().depth == 2);
+}
+
+CORO_TEST_CASE(empty_channel_drops_queued_in_flight_and_deferred) {
+  core::reactor* shard = co_await current_reactor();
+  single_shard s(*shard);
+  channel* ch = co_await s.shard->get_channel("t", "c");
+  recorder r(1, 1);
+  co_await ch->subscribe(r);
+  topic* t = s.shard->find_topic("t");
+  t->publish(message_body::copy_of("a"));
+  t->publish(message_body::copy_of("b"));
+  t->publish_deferred(message_body::copy_of("c"), 10s);
+  BOOST_TEST(ch->stats().in_flight == 1);
+  BOOST_TEST(ch->stats().depth == 1);
+  BOOST_TEST(ch->stats().deferred == 1);
+  co_await s.shard->channel_admin("t", "c", broker_shard::admin::empty);
+  BOOST_TEST(ch->stats().in_flight == 0);
+  BOOST_TEST(ch->stats().deferred == 0);
+  BOOST_TEST(r.counters.in_flight == 0);
+  BOOST_TEST(int(ch->finish(r, r.got[0].id)) == int(channel::result::not_in_flight));
+}
+
+namespace {
+class closing_recorder final : public consumer {
+ public:
+  using consumer::consumer;
+  std::int64_t credit() const noexcept override { return 0; }
+  std::chrono::nanoseconds msg_timeout() const noexcept override { return 60s; }
+  void deliver(const message&) override {}
+  void channel_closed() override { closed = true; }
+  void describe(client_stats& cs) const override { cs.client_id = "me"; }
+  bool closed = false;
+};
+}  // namespace
+
+CORO_TEST_CASE(deleting_a_channel_tells_its_consumers_and_stats_forget_it) {
+  core::reactor* shard = co_await current_reactor();
+  single_shard s(*shard);
+  channel* ch = co_await s.shard->get_channel("t", "c");
+  co_await s.shard->get_channel("t", "d");
+  closing_recorder r(1);
+  co_await ch->subscribe(r);
+  auto stats = co_await s.shard->gather_stats("", "", true);
+  BOOST_REQUIRE_EQUAL(stats.size(), 1u);
+  BOOST_REQUIRE_EQUAL(stats[0].channels.size(), 2u);
+  BOOST_TEST(stats[0].channels[0].name == "c");
+  BOOST_REQUIRE_EQUAL(stats[0].channels[0].clients.size(), 1u);
+  BOOST_TEST(stats[0].channels[0].clients[0].client_id == "me");
+  BOOST_TEST(co_await s.shard->channel_admin("t", "c", broker_shard::admin::remove));
+  BOOST_TEST(r.closed);
+  stats = co_await s.shard->gather_stats("", "", true);
+  BOOST_REQUIRE_EQUAL(stats[0].channels.size(), 1u);
+  BOOST_TEST(stats[0].channels[0].name == "d");
+  BOOST_TEST(co_await s.shard->topic_admin("t", broker_shard::admin::remove));
+  BOOST_TEST(s.shard->find_topic("t") == nullptr);
+  BOOST_TEST((co_await s.shard->gather_stats("", "", true)).empty());
+}
+
+CORO_TEST_CASE(stats_filters_by_topic_and_channel) {
+  core::reactor* shard = co_await current_reactor();
+  single_shard s(*shard);
+  co_await s.shard->get_channel("b", "x");
+  co_await s.shard->get_channel("a", "y");
+  co_await s.shard->get_topic("c");
+  auto all = co_await s.shard->gather_stats("", "", false);
+  BOOST_REQUIRE_EQUAL(all.size(), 3u);
+  BOOST_TEST(all[0].name == "a");
+  BOOST_TEST(all[2].name == "c");
+  auto only_b = co_await s.shard->gather_stats("b", "", false);
+  BOOST_REQUIRE_EQUAL(only_b.size(), 1u);
+  auto with_y = co_await s.shard->gather_stats("", "y", false);
+  BOOST_REQUIRE_EQUAL(with_y.size(), 1u);
+  BOOST_TEST(with_y[0].name == "a");
+}
+
+namespace {
+core::task<void> run_for(broker_shard* b) { co_await b->run(); }
+}  // namespace
+
+CORO_TEST_CASE(ephemeral_channel_and_topic_go_with_their_last_consumer) {
+  core::reactor* shard = co_await current_reactor();
+  single_shard s(*shard);
+  core::task_group g{co_await core::this_context()};
+  g.spawn(run_for(&*s.shard));
+  co_await core::yield_now();
+  channel* ch = co_await s.shard->get_channel("t#ephemeral", "c#ephemeral");
+  recorder r(1, 1);
+  co_await ch->subscribe(r);
+  ch->unsubscribe(r);
+  co_await core::sleep_for(20ms);
+  BOOST_TEST(s.shard->find_topic("t#ephemeral") == nullptr);
+  g.cancel();
+  co_await g.join();
+}
+
 // ---- across shards ----------------------------------------------------------------------------
 
 namespace {
@@ -268,6 +392,13 @@ core::task<int> cross_shard_main(options* opts, core::logger* log, std::vector<b
     running.cancel();
     co_await running.join();
   }
+  std::vector<topic_stats> stats = co_await brokers.invoke_on(
+      1, [](broker_shard& b) { return b.gather_stats("hot", "", true); });
+  BOOST_REQUIRE_EQUAL(stats.size(), 1u);
+  BOOST_TEST(stats[0].message_count == 2000u);
+  BOOST_REQUIRE_EQUAL(stats[0].channels.size(), 1u);
+  BOOST_TEST(stats[0].channels[0].message_count == 2000u);
+  BOOST_TEST(stats[0].channels[0].in_flight == 0);
   co_await brokers.stop();
   co_return 0;
 }

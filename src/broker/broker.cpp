@@ -45,7 +45,58 @@ core::task<bool> channel::subscribe(consumer& c) {
 
 void channel::unsubscribe(consumer& c) {
   auto it = std::find(_consumers.begin(), _consumers.end(), &c);
-  if (it != _consumers.end()) _consumers.erase(it);
+  if (it == _consumers.end()) return;
+  _consumers.erase(it);
+  if (_ephemeral && _consumers.empty()) _topic.shard().ephemeral_check(*this);
+}
+
+void channel::set_paused(bool paused) {
+  _paused = paused;
+  if (!paused) pump();
+}
+
+void channel::empty() {
+  _queue.clear();
+  for (auto& [id, e] : _in_flight)
+    for (consumer* c : _consumers)
+      if (c->id() == e.owner) --c->counters.in_flight;
+  _in_flight.clear();
+  _in_flight_pq.clear();
+  _deferred.clear();
+  _deferred_pq.clear();
+}
+
+void channel::close() {
+  std::vector<consumer*> leaving;
+  leaving.swap(_consumers);
+  for (consumer* c : leaving) c->channel_closed();
+}
+
+channel_stats channel::snapshot(bool include_clients) const {
+  channel_stats out;
+  counters c = stats();
+  out.name = _name;
+  out.depth = c.depth;
+  out.in_flight = c.in_flight;
+  out.deferred = c.deferred;
+  out.message_count = c.message_count;
+  out.requeue_count = c.requeue_count;
+  out.timeout_count = c.timeout_count;
+  out.overflow_count = c.overflow_count;
+  out.client_count = c.clients;
+  out.paused = _paused;
+  if (include_clients) {
+    for (consumer* con : _consumers) {
+      client_stats cs;
+      con->describe(cs);
+      cs.in_flight_count = con->counters.in_flight;
+      cs.message_count = con->counters.message_count;
+      cs.finish_count = con->counters.finish_count;
+      cs.requeue_count = con->counters.requeue_count;
+      out.clients.push_back(std::move(cs));
+    }
+  }
+  return out;
 }
 
 void channel::ready(consumer&) { pump(); }
@@ -101,7 +152,7 @@ bool channel::deliver_one(consumer& c) {
 
 void channel::pump() {
   size_t n = _consumers.size();
-  if (n == 0) return;
+  if (n == 0 || _paused) return;
   size_t idle = 0;
   bool hungry = false;
   while (!_queue.empty() && idle < n) {
@@ -266,7 +317,7 @@ void topic::publish_deferred(message_body body, std::chrono::nanoseconds delay) 
 }
 
 void topic::fan_out(message m) {
-  if (_channels.empty()) {
+  if (_channels.empty() || _paused) {
     _backlog.push_back(std::move(m));
     return;
   }
@@ -289,11 +340,26 @@ channel& topic::ensure_channel(const std::string& name) {
   if (it != _channels.end()) return *it->second;
   channel& ch = *_channels.emplace(name, std::make_unique<channel>(*this, name)).first->second;
   // Messages that waited for a channel all go to the first one (upstream #1520).
-  while (!_backlog.empty()) {
+  while (!_paused && !_backlog.empty()) {
     ch.put(std::move(_backlog.front()));
     _backlog.pop_front();
   }
   return ch;
+}
+
+void topic::set_paused(bool paused) {
+  _paused = paused;
+  if (paused || _channels.empty()) return;
+  std::deque<message> waiting;
+  waiting.swap(_backlog);
+  for (message& m : waiting) fan_out(std::move(m));
+}
+
+void topic::drop_channel(const std::string& name) {
+  auto it = _channels.find(name);
+  if (it == _channels.end()) return;
+  it->second->close();
+  _channels.erase(it);
 }
 
 topic::counters topic::stats() const {
@@ -393,6 +459,139 @@ std::vector<message> broker_shard::give_batch(const std::string& topic_name, con
     c->_queue.pop_front();
   }
   return out;
+}
+
+bool broker_shard::apply_admin(const std::string& topic_name, const std::string* channel_name,
+                               admin op) {
+  topic* t = find_topic(topic_name);
+  if (!t) return false;
+  if (channel_name) {
+    channel* c = t->find_channel(*channel_name);
+    if (!c) return false;
+    switch (op) {
+      case admin::pause: c->set_paused(true); break;
+      case admin::unpause: c->set_paused(false); break;
+      case admin::empty: c->empty(); break;
+      case admin::remove:
+        t->drop_channel(*channel_name);
+        // An #ephemeral topic goes away with its last channel.
+        if (t->ephemeral() && t->_channels.empty()) _topics.erase(topic_name);
+        break;
+    }
+    return true;
+  }
+  switch (op) {
+    case admin::pause: t->set_paused(true); break;
+    case admin::unpause: t->set_paused(false); break;
+    case admin::empty: t->_backlog.clear(); break;
+    case admin::remove: {
+      std::vector<std::string> names;
+      for (auto& [name, c] : t->_channels) names.push_back(name);
+      for (auto& name : names) t->drop_channel(name);
+      _topics.erase(topic_name);
+      break;
+    }
+  }
+  return true;
+}
+
+namespace {
+
+// On shard 0: applies an admin operation on every shard; true if any shard had the target.
+core::task<bool> admin_everywhere(std::vector<broker_shard*>* peers, const std::string* topic_name,
+                                  const std::string* channel_name, broker_shard::admin op) {
+  bool found = false;
+  for (unsigned n = 0; n < peers->size(); ++n) {
+    broker_shard* peer = (*peers)[n];
+    found |= co_await core::on_shard(
+        n, [peer, topic_name, channel_name, op] { return peer->apply_admin(*topic_name, channel_name, op); });
+  }
+  co_return found;
+}
+
+}  // namespace
+
+core::task<bool> broker_shard::topic_admin(std::string topic_name, admin op) {
+  std::vector<broker_shard*>* peers = &_peers;
+  const std::string* t = &topic_name;
+  co_return co_await core::on_shard(0, [peers, t, op] { return admin_everywhere(peers, t, nullptr, op); });
+}
+
+core::task<bool> broker_shard::channel_admin(std::string topic_name, std::string name, admin op) {
+  std::vector<broker_shard*>* peers = &_peers;
+  const std::string* t = &topic_name;
+  const std::string* c = &name;
+  co_return co_await core::on_shard(0, [peers, t, c, op] { return admin_everywhere(peers, t, c, op); });
+}
+
+std::vector<topic_stats> broker_shard::snapshot(const std::string& topic_filter,
+                                                const std::string& channel_filter,
+                                                bool include_clients) {
+  std::vector<topic_stats> out;
+  for (auto& [name, t] : _topics) {
+    if (!topic_filter.empty() && name != topic_filter) continue;
+    topic_stats ts;
+    ts.name = name;
+    topic::counters tc = t->stats();
+    ts.depth = tc.depth;
+    ts.message_count = tc.message_count;
+    ts.message_bytes = tc.message_bytes;
+    ts.paused = t->paused();
+    for (auto& [cname, c] : t->_channels) {
+      if (!channel_filter.empty() && cname != channel_filter) continue;
+      ts.channels.push_back(c->snapshot(include_clients));
+    }
+    if (!channel_filter.empty() && ts.channels.empty()) continue;
+    out.push_back(std::move(ts));
+  }
+  return out;
+}
+
+core::task<std::vector<topic_stats>> broker_shard::gather_stats(std::string topic_filter,
+                                                                std::string channel_filter,
+                                                                bool include_clients) {
+  std::vector<topic_stats> total;
+  for (unsigned n = 0; n < shard_count(); ++n) {
+    broker_shard* peer = _peers[n];
+    const std::string* tf = &topic_filter;
+    const std::string* cf = &channel_filter;
+    std::vector<topic_stats> part = co_await core::on_shard(
+        n, [peer, tf, cf, include_clients] { return peer->snapshot(*tf, *cf, include_clients); });
+    merge_stats(total, std::move(part));
+  }
+  co_return total;
+}
+
+namespace {
+
+// On shard 0: removes an #ephemeral channel everywhere if no shard has a consumer on it.
+core::task<void> drop_if_unused(std::vector<broker_shard*>* peers, std::string topic_name,
+                                std::string name) {
+  std::int64_t clients = 0;
+  for (unsigned n = 0; n < peers->size(); ++n) {
+    broker_shard* peer = (*peers)[n];
+    const std::string* t = &topic_name;
+    const std::string* c = &name;
+    clients += co_await core::on_shard(n, [peer, t, c]() -> std::int64_t {
+      topic* tp = peer->find_topic(*t);
+      channel* ch = tp ? tp->find_channel(*c) : nullptr;
+      return ch ? ch->stats().clients : 0;
+    });
+  }
+  if (clients == 0)
+    co_await admin_everywhere(peers, &topic_name, &name, broker_shard::admin::remove);
+}
+
+core::task<void> ephemeral_check_task(std::vector<broker_shard*>* peers, std::string topic_name,
+                                      std::string name) {
+  co_await core::on_shard(0, [peers, &topic_name, &name] { return drop_if_unused(peers, topic_name, name); });
+}
+
+}  // namespace
+
+void broker_shard::ephemeral_check(channel& c) {
+  if (!_group) return;
+  _group->spawn(ephemeral_check_task(&_peers, c.owner().name(), c.name()));
 }
 
 namespace {

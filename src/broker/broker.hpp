@@ -31,6 +31,7 @@
 #include "broker/message_id.hpp"
 #include "broker/options.hpp"
 #include "broker/pqueue.hpp"
+#include "broker/stats.hpp"
 #include "core/log.hpp"
 #include "core/reactor.hpp"
 #include "core/task.hpp"
@@ -78,6 +79,10 @@ class channel {
   // whether anything was due ("dirty").
   bool process_due(std::int64_t now_ns);
 
+  bool paused() const noexcept { return _paused; }
+  // This part's share of the channel's stats, with its clients.
+  channel_stats snapshot(bool include_clients) const;
+
   // Stats of this part.
   struct counters {
     std::int64_t depth = 0;          // queued (memory; disk arrives with durability)
@@ -117,6 +122,9 @@ class channel {
   };
 
   void pump();
+  void set_paused(bool paused);
+  void empty();   // drops queued, in-flight and deferred messages (/channel/empty)
+  void close();   // the channel is being deleted: tells its consumers
   bool deliver_one(consumer& c);
   void requeue_now(message m);
   void wake_remote_demand();
@@ -133,6 +141,7 @@ class channel {
   pqueue<deferred_entry*> _deferred_pq;
   std::vector<bool> _remote_demand;  // by shard: a consumer there is starving
   bool _stealing = false;            // a steal from other shards is under way
+  bool _paused = false;
   std::uint64_t _message_count = 0;
   std::uint64_t _requeue_count = 0;
   std::uint64_t _timeout_count = 0;
@@ -168,19 +177,23 @@ class topic {
     std::uint64_t message_bytes = 0;
   };
   counters stats() const;
+  bool paused() const noexcept { return _paused; }
 
  private:
   friend class broker_shard;
   message make_message(message_body body);
   channel& ensure_channel(const std::string& name);  // this shard's part, created if missing
   void fan_out(message m);
+  void set_paused(bool paused);
+  void drop_channel(const std::string& name);
 
   broker_shard& _shard;
   std::string _name;
   bool _ephemeral;
   message_id_generator _ids;
   std::unordered_map<std::string, std::unique_ptr<channel>> _channels;
-  std::deque<message> _backlog;  // published while the topic had no channel
+  std::deque<message> _backlog;  // published while the topic had no channel, or paused
+  bool _paused = false;
   std::uint64_t _message_count = 0;
   std::uint64_t _message_bytes = 0;
 };
@@ -214,6 +227,26 @@ class broker_shard {
 
   // Unique per process: the shard in the low bits.
   std::uint64_t next_client_id() noexcept { return (++_client_seq << 8) | shard_id(); }
+
+  // ---- global operations: from any shard, applied to every shard's part ----
+  // False when the topic (or channel) does not exist.
+  enum class admin { pause, unpause, empty, remove };
+  core::task<bool> topic_admin(std::string topic_name, admin op);
+  core::task<bool> channel_admin(std::string topic_name, std::string name, admin op);
+  // Every shard's snapshot merged: topics (and channels) sorted by name. An empty
+  // topic_filter means all topics; a channel_filter keeps only topics having that channel,
+  // each with only that channel.
+  core::task<std::vector<topic_stats>> gather_stats(std::string topic_filter,
+                                                    std::string channel_filter,
+                                                    bool include_clients);
+  // This shard's part of the above.
+  std::vector<topic_stats> snapshot(const std::string& topic_filter,
+                                    const std::string& channel_filter, bool include_clients);
+  // This shard only: applies `op` to its part; false if it has none.
+  bool apply_admin(const std::string& topic_name, const std::string* channel_name, admin op);
+  // An #ephemeral channel part lost its last consumer: remove the channel everywhere if no
+  // shard has consumers left (and an #ephemeral topic with it once it has no channel).
+  void ephemeral_check(channel& c);
 
   // Background work of this shard's broker (remote wake-ups, steals), joined by run().
   core::task<void> run();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "broker/message.hpp"
+#include "broker/stats.hpp"
 
 namespace nsqd::broker {
 
@@ -40,6 +41,12 @@ class consumer {
   // Takes one message. The channel has already counted it in flight with this consumer as
   // owner and incremented its attempts. Must not call back into the channel.
   virtual void deliver(const message& m) = 0;
+  // The channel was deleted (HTTP /channel/delete, /topic/delete): the channel pointer must
+  // not be used again. Upstream closes such clients' connections.
+  virtual void channel_closed() {}
+  // /stats: the connection's fields (client_id, hostname, remote_address, state, rdy...);
+  // the channel fills the counters.
+  virtual void describe(client_stats&) const {}
 
   consumer_counters counters;
 

@@ -48,6 +48,9 @@ class pqueue {
   // Slots reserved, following the grow x2 / shrink /2 policy above.
   std::size_t capacity() const { return _capacity; }
 
+  // Drops every element (their slots are left as they were: the caller is discarding them).
+  void clear() { _heap.clear(); }
+
   // Whether `p` is in this queue.
   bool contains(const Ptr& p) const {
     const std::int64_t i = Access::slot(p).index;
