@@ -8,6 +8,8 @@ packages=(
   libtomlplusplus-dev
   python3
 )
+# Node.js runs the interop tests with nsqjs from npm (any Node >= 18 will do).
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 missing=()

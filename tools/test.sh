@@ -58,6 +58,23 @@ run_conformance() {  # $1 = nsqd binary, $2 = label, $3 = extra args
   done
 }
 
+run_interop() {  # $1 = nsqd binary, $2 = label, $3 = extra args
+  local out p f
+  if ! command -v node >/dev/null; then echo "interop: node is missing"; failed=$((failed + 1)); return; fi
+  if [ ! -d test/interop/node_modules ]; then
+    (cd test/interop && npm ci --no-audit --no-fund >"$log_dir/npm.log" 2>&1) || {
+      tail -20 "$log_dir/npm.log"; failed=$((failed + 1)); return; }
+  fi
+  out=$(cd test/interop && NSQD_BINARY="$1" NSQD_EXTRA_ARGS="$3" timeout 300 \
+        node --test --test-reporter=tap 2>&1)
+  echo "$out" >"$log_dir/interop-$2.log"
+  p=$(echo "$out" | sed -n 's/^# pass \([0-9]*\)$/\1/p'); f=$(echo "$out" | sed -n 's/^# fail \([0-9]*\)$/\1/p')
+  [ -n "$p" ] || { p=0; f=1; echo "$out" | tail -30; }
+  [ "${f:-0}" -eq 0 ] || echo "$out" | grep -B2 -A15 '^not ok' | head -60
+  passed=$((passed + p)); failed=$((failed + ${f:-0}))
+  printf '%-28s %4d passed, %4d failed\n' "interop/nsqjs $2" "$p" "${f:-0}"
+}
+
 status=0
 build build -Dbuildtype=release || status=1
 build build-asan -Dbuildtype=debug -Dsanitize=true || status=1
@@ -68,6 +85,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   run_suites build-asan asan
 run_conformance "$root/build/src/nsqd" "cores=1" "--cores=1"
 run_conformance "$root/build/src/nsqd" "cores=4" "--cores=4"
+run_interop "$root/build/src/nsqd" "cores=1" "--cores=1"
+run_interop "$root/build/src/nsqd" "cores=4" "--cores=4"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,144 @@
+// nsqjs (a third-party NSQ client from npm) publishing and consuming through the built nsqd.
+// NSQD_BINARY names the binary; NSQD_EXTRA_ARGS (e.g. "--cores=4") is appended to its flags.
+'use strict'
+const { test, before, after } = require('node:test')
+const assert = require('node:assert')
+const { spawn } = require('node:child_process')
+const fs = require('node:fs')
+const net = require('node:net')
+const os = require('node:os')
+const path = require('node:path')
+const http = require('node:http')
+const nsq = require('nsqjs')
+
+let nsqd, tcpPort, httpPort, dataDir
+
+function freePort () {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) })
+    s.on('error', reject)
+  })
+}
+
+function ping () {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port: httpPort, path: '/ping' }, (res) => {
+      res.resume(); resolve(res.statusCode === 200)
+    })
+    req.on('error', () => resolve(false))
+  })
+}
+
+before(async () => {
+  tcpPort = await freePort()
+  httpPort = await freePort()
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsqjs-'))
+  const extra = (process.env.NSQD_EXTRA_ARGS || '').split(' ').filter(Boolean)
+  nsqd = spawn(process.env.NSQD_BINARY || '../../build/src/nsqd', [
+    `--tcp-address=127.0.0.1:${tcpPort}`, `--http-address=127.0.0.1:${httpPort}`,
+    `--data-path=${dataDir}`, '--log-level=warn', ...extra], { stdio: ['ignore', 'inherit', 'inherit'] })
+  for (let i = 0; i < 150 && !(await ping()); i++) await new Promise(r => setTimeout(r, 100))
+})
+
+after(async () => {
+  if (nsqd) {
+    const exited = new Promise(resolve => nsqd.on('exit', code => resolve(code)))
+    nsqd.kill('SIGTERM')
+    assert.strictEqual(await exited, 0, 'nsqd exit code after SIGTERM')
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true })
+})
+
+function writer () {
+  return new Promise((resolve, reject) => {
+    const w = new nsq.Writer('127.0.0.1', tcpPort)
+    w.on('ready', () => resolve(w))
+    w.on('error', reject)
+    w.connect()
+  })
+}
+
+function publish (w, topic, msgs) {
+  return new Promise((resolve, reject) => w.publish(topic, msgs, err => err ? reject(err) : resolve()))
+}
+
+function deferPublish (w, topic, msg, ms) {
+  return new Promise((resolve, reject) => w.deferPublish(topic, msg, ms, err => err ? reject(err) : resolve()))
+}
+
+function reader (topic, channel, onMessage, opts = {}) {
+  const r = new nsq.Reader(topic, channel, { nsqdTCPAddresses: [`127.0.0.1:${tcpPort}`], maxInFlight: 50, ...opts })
+  r.on('message', onMessage)
+  r.connect()
+  return r
+}
+
+function until (cond, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now()
+    const tick = () => {
+      if (cond()) return resolve()
+      if (Date.now() - t0 > ms) return reject(new Error('timed out'))
+      setTimeout(tick, 20)
+    }
+    tick()
+  })
+}
+
+test('PUB and MPUB from nsqjs reach an nsqjs Reader exactly once each', async () => {
+  const w = await writer()
+  const seen = new Map()
+  const r = reader('interop_pub', 'ch', msg => {
+    const body = msg.body.toString()
+    seen.set(body, (seen.get(body) || 0) + 1)
+    msg.finish()
+  })
+  await new Promise(resolve => r.on('ready', resolve))
+  for (let i = 0; i < 50; i++) await publish(w, 'interop_pub', `single-${i}`)
+  const batch = Array.from({ length: 200 }, (_, i) => `batch-${i}`)
+  await publish(w, 'interop_pub', batch)
+  await until(() => seen.size === 250)
+  await new Promise(resolve => setTimeout(resolve, 300))
+  assert.strictEqual(seen.size, 250)
+  for (const [body, n] of seen) assert.strictEqual(n, 1, `${body} delivered ${n} times`)
+  r.close(); w.close()
+})
+
+test('a requeued message comes back with attempts 2', async () => {
+  const w = await writer()
+  const attempts = []
+  const r = reader('interop_req', 'ch', msg => {
+    attempts.push(msg.attempts)
+    if (msg.attempts === 1) msg.requeue(0, false)
+    else msg.finish()
+  })
+  await new Promise(resolve => r.on('ready', resolve))
+  await publish(w, 'interop_req', 'again')
+  await until(() => attempts.length >= 2)
+  assert.deepStrictEqual(attempts.slice(0, 2), [1, 2])
+  r.close(); w.close()
+})
+
+test('a deferred publish arrives after its delay', async () => {
+  const w = await writer()
+  let arrived = 0
+  const r = reader('interop_dpub', 'ch', msg => { arrived = Date.now(); msg.finish() })
+  await new Promise(resolve => r.on('ready', resolve))
+  const t0 = Date.now()
+  await deferPublish(w, 'interop_dpub', 'later', 1000)
+  await until(() => arrived > 0)
+  assert.ok(arrived - t0 >= 950, `arrived after ${arrived - t0} ms`)
+  r.close(); w.close()
+})
+
+test('two readers on one channel share the messages', async () => {
+  const w = await writer()
+  const counts = [0, 0]
+  const readers = [0, 1].map(i => reader('interop_share', 'ch', msg => { counts[i]++; msg.finish() }, { maxInFlight: 5 }))
+  await Promise.all(readers.map(r => new Promise(resolve => r.on('ready', resolve))))
+  await publish(w, 'interop_share', Array.from({ length: 400 }, (_, i) => `m${i}`))
+  await until(() => counts[0] + counts[1] === 400)
+  assert.strictEqual(counts[0] + counts[1], 400)
+  readers.forEach(r => r.close()); w.close()
+})
