@@ -22,6 +22,8 @@ cross_shard_hub::~cross_shard_hub() = default;
 
 void cross_shard_hub::attach(unsigned shard, reactor& r) noexcept {
   _state[shard]->reactor_ptr = &r;
+  // A new ring owes no wake-up; a previous run may have stopped with the flag still set.
+  _state[shard]->wake_requested.store(false, std::memory_order_relaxed);
   r.attach(this);
 }
 
@@ -38,16 +40,27 @@ void cross_shard_hub::flush(reactor& r) {
   for (unsigned to = 0; to < _shards; ++to) {
     if (!me.needs_wake[to]) continue;
     auto& pending = me.overflow[to];
-    while (!pending.empty() && ring(from, to).push(pending.front())) pending.pop_front();
-    me.needs_wake[to] = !pending.empty();  // try the rest next turn
-    per_shard& target = *_state[to];
-    if (!target.wake_requested.exchange(true, std::memory_order_seq_cst)) {
-      io_uring_sqe* s = r.sqe();
-      io_uring_prep_msg_ring(s, target.reactor_ptr->ring_fd(), 0, 0, 0);
-      io_uring_sqe_set_data64(s, 0);
-      s->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    detail::spsc_ring& q = ring(from, to);
+    while (!pending.empty() && q.push(pending.front())) pending.pop_front();
+    if (!pending.empty()) {
+      // Full: the consumer wakes us once it has drained. Look again after raising the flag,
+      // in case it drained before it could see the flag (pairs with the fence in poll).
+      q.producer_waiting.store(true, std::memory_order_seq_cst);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      while (!pending.empty() && q.push(pending.front())) pending.pop_front();
     }
+    me.needs_wake[to] = !pending.empty();  // try the rest next turn
+    wake(r, to);
   }
+}
+
+void cross_shard_hub::wake(reactor& r, unsigned to) {
+  per_shard& target = *_state[to];
+  if (target.wake_requested.exchange(true, std::memory_order_seq_cst)) return;
+  io_uring_sqe* s = r.sqe();
+  io_uring_prep_msg_ring(s, target.reactor_ptr->ring_fd(), 0, 0, 0);
+  io_uring_sqe_set_data64(s, 0);
+  s->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
 void cross_shard_hub::poll(unsigned me) {
@@ -58,8 +71,13 @@ void cross_shard_hub::poll(unsigned me) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   for (unsigned from = 0; from < _shards; ++from) {
     if (from == me) continue;
+    detail::spsc_ring& q = ring(from, me);
     cross_item item;
-    while (ring(from, me).pop(item)) handle(me, item);
+    while (q.pop(item)) handle(me, item);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in flush
+    if (q.producer_waiting.load(std::memory_order_relaxed) &&
+        q.producer_waiting.exchange(false, std::memory_order_seq_cst))
+      wake(*st.reactor_ptr, from);
   }
 }
 

@@ -7,7 +7,9 @@
 // Underneath, the hub holds one single-producer single-consumer ring per ordered pair of
 // shards. A sender pushes a small item; at the end of its loop turn it wakes each target that
 // has new items with one IORING_OP_MSG_RING (a shared per-target flag makes many senders
-// and many items cost one wake-up). Each loop turn a shard drains its inbound rings.
+// and many items cost one wake-up). Each loop turn a shard drains its inbound rings. Items that
+// find a ring full wait in the sender's overflow queue; the receiver, once it has drained that
+// ring, wakes the sender to push them (the sender may have nothing else to wake it).
 //
 // Cancellation crosses shards: if the caller's cancellation fires while it waits, the remote
 // side's cancel_source is cancelled on shard n, and the caller resumes only once both the
@@ -43,6 +45,10 @@ struct cross_item {
 class spsc_ring {
  public:
   static constexpr size_t capacity = 1024;
+  // Set by the producer when the ring was full and items wait in its overflow; the consumer
+  // clears it after draining and wakes the producer, which may have nothing else to wake it.
+  std::atomic<bool> producer_waiting{false};
+
   bool push(cross_item item) noexcept {
     size_t tail = _tail.load(std::memory_order_relaxed);
     if (tail - _head_cache == capacity) {
@@ -87,7 +93,8 @@ class cross_shard_hub {
 
   // On shard `from`'s thread.
   void post(unsigned from, unsigned to, detail::cross_item item);
-  // On shard `me`'s thread, once per loop turn: runs everything other shards sent.
+  // On shard `me`'s thread, once per loop turn: runs everything other shards sent, and wakes
+  // the senders that were waiting for room.
   void poll(unsigned me);
   // On shard `me`'s thread, once per loop turn: pushes queued items, wakes their targets.
   void flush(reactor& me);
@@ -101,6 +108,8 @@ class cross_shard_hub {
   };
   detail::spsc_ring& ring(unsigned from, unsigned to) noexcept { return *_rings[from * _shards + to]; }
   void handle(unsigned me, detail::cross_item item);
+  // One IORING_OP_MSG_RING from r's ring to shard `to`, unless a wake-up is already due.
+  void wake(reactor& r, unsigned to);
 
   unsigned _shards;
   std::vector<std::unique_ptr<detail::spsc_ring>> _rings;

@@ -29,16 +29,18 @@ runtime::runtime(unsigned shards, const logger& log, reactor_options base)
 void runtime::start(std::function<void(reactor&)> shard0_body) {
   _start_errors.assign(_shards, nullptr);
   std::latch ready(_shards);
+  std::latch stopped(_shards);
   std::vector<std::thread> threads;
   threads.reserve(_shards);
   for (unsigned i = 0; i < _shards; ++i)
-    threads.emplace_back([this, i, &ready, &shard0_body] { shard_thread(i, ready, &shard0_body); });
+    threads.emplace_back(
+        [this, i, &ready, &stopped, &shard0_body] { shard_thread(i, ready, stopped, &shard0_body); });
   for (auto& t : threads) t.join();
   for (auto& e : _start_errors)
     if (e) std::rethrow_exception(e);
 }
 
-void runtime::shard_thread(unsigned id, std::latch& ready,
+void runtime::shard_thread(unsigned id, std::latch& ready, std::latch& stopped,
                            std::function<void(reactor&)>* shard0_body) {
   std::string name = "shard-" + std::to_string(id);
   pthread_setname_np(pthread_self(), name.c_str());
@@ -58,12 +60,17 @@ void runtime::shard_thread(unsigned id, std::latch& ready,
     _start_errors[id] = std::current_exception();
   }
   ready.arrive_and_wait();
+  bool can_run = true;
   for (auto& e : _start_errors)
-    if (e) return;  // some shard could not start: nobody runs
-  if (id == 0)
-    (*shard0_body)(*r);
-  else
-    r->run_until_stopped();
+    if (e) can_run = false;  // some shard could not start: nobody runs
+  if (can_run) {
+    if (id == 0)
+      (*shard0_body)(*r);
+    else
+      r->run_until_stopped();
+  }
+  // Every reactor outlives every loop: a shard's last flush may still wake another's ring.
+  stopped.arrive_and_wait();
 }
 
 task<void> runtime::stop_other_shards() {

@@ -41,10 +41,10 @@ class runtime {
     start([&](reactor& shard0) {
       try {
         if constexpr (std::is_void_v<T>) {
-          shard0.run(with_shutdown(make_main()));
+          shard0.run(with_shutdown<T>(make_main));
           value.emplace(true);
         } else {
-          value.emplace(shard0.run(with_shutdown(make_main())));
+          value.emplace(shard0.run(with_shutdown<T>(make_main)));
         }
       } catch (...) {
         error = std::current_exception();
@@ -55,17 +55,18 @@ class runtime {
   }
 
  private:
-  // Runs `t`, then stops every other shard, whatever t did.
-  template <class T>
-  task<T> with_shutdown(task<T> t) {
+  // Runs make_main()'s task, then stops every other shard, whatever it did (even if
+  // make_main itself threw).
+  template <class T, class F>
+  task<T> with_shutdown(F& make_main) {
     std::exception_ptr error;
     std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
     try {
       if constexpr (std::is_void_v<T>) {
-        co_await std::move(t);
+        co_await make_main();
         value.emplace(true);
       } else {
-        value.emplace(co_await std::move(t));
+        value.emplace(co_await make_main());
       }
     } catch (...) {
       error = std::current_exception();
@@ -77,7 +78,8 @@ class runtime {
 
   task<void> stop_other_shards();
   void start(std::function<void(reactor&)> shard0_body);
-  void shard_thread(unsigned id, std::latch& ready, std::function<void(reactor&)>* shard0_body);
+  void shard_thread(unsigned id, std::latch& ready, std::latch& stopped,
+                    std::function<void(reactor&)>* shard0_body);
 
   unsigned _shards;
   const logger& _log;

@@ -2,8 +2,11 @@
 // task<T>: the coroutine type of the whole server.
 //
 // - Lazy: creating a task runs nothing; `co_await t` starts it and suspends the caller.
-// - Symmetric transfer: starting and finishing a task are tail calls between coroutine
-//   frames, so deep await chains use no stack and no run-queue round trip.
+// - No stack growth: a child runs on the awaiting coroutine's stack until it first suspends;
+//   one that completes without suspending simply returns there, and one that suspended resumes
+//   its caller by symmetric transfer when it ends. Long chains of awaits that complete at
+//   once (e.g. parsing pipelined commands already buffered) therefore use constant stack in
+//   every build, not only where the compiler emits tail calls.
 // - Errors: an exception escaping the body is stored and rethrown at the caller's co_await.
 //   (The I/O layer itself never throws: it returns -errno. Exceptions are for start-up,
 //   configuration and broken invariants.)
@@ -45,6 +48,12 @@ namespace detail {
 struct task_promise_base : promise_context {
   std::coroutine_handle<> continuation;
   std::exception_ptr error;
+  // While the awaiting coroutine is still inside its await_suspend (the child started and is
+  // running on its stack), finishing returns to it instead of resuming it: a task that
+  // completes without suspending costs no stack, even where the compiler does not turn
+  // symmetric transfer into a tail call (GCC at -O0 or with ASan).
+  bool started_inline = false;
+  bool finished_inline = false;
 
   std::suspend_always initial_suspend() noexcept { return {}; }
 
@@ -52,7 +61,12 @@ struct task_promise_base : promise_context {
     bool await_ready() noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
-      return self.promise().continuation;
+      auto& p = self.promise();
+      if (p.started_inline) {
+        p.finished_inline = true;
+        return std::noop_coroutine();
+      }
+      return p.continuation;
     }
     void await_resume() noexcept {}
   };
@@ -113,12 +127,18 @@ class [[nodiscard]] task {
   struct awaiter {
     handle h;
     bool await_ready() const noexcept { return false; }
+    // Runs the child on this stack until it first suspends. If it finished by then, the
+    // caller goes on without suspending; otherwise the child resumes the caller when done.
     template <has_context P>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
-      promise_context& ctx = h.promise();
-      ctx = static_cast<promise_context&>(caller.promise());
-      h.promise().continuation = caller;
-      return h;
+    bool await_suspend(std::coroutine_handle<P> caller) noexcept {
+      auto& p = h.promise();
+      static_cast<promise_context&>(p) = static_cast<promise_context&>(caller.promise());
+      p.continuation = caller;
+      p.started_inline = true;
+      h.resume();
+      if (p.finished_inline) return false;
+      p.started_inline = false;
+      return true;
     }
     T await_resume() { return h.promise().take(); }
   };
