@@ -56,6 +56,10 @@ core::task<core::reactor*> current_reactor() {
 
 }  // namespace
 
+namespace {
+core::task<void> run_for(broker_shard* b) { co_await b->run(); }
+}  // namespace
+
 CORO_TEST_CASE(publish_reaches_a_ready_consumer_with_attempts_and_id) {
   core::reactor* shard = co_await current_reactor();  // (GCC 12: no co_await in this initializer)
   single_shard s(*shard);
@@ -267,6 +271,24 @@ CORO_TEST_CASE(empty_channel_drops_queued_in_flight_and_deferred) {
   BOOST_TEST(int(ch->finish(r, r.got[0].id)) == int(channel::result::not_in_flight));
 }
 
+CORO_TEST_CASE(max_channel_consumers_is_enforced_and_freed_on_leave) {
+  core::reactor* shard = co_await current_reactor();
+  single_shard s(*shard);
+  s.opts.max_channel_consumers = 1;
+  core::task_group g{co_await core::this_context()};
+  g.spawn(run_for(&*s.shard));
+  co_await core::yield_now();
+  channel* ch = co_await s.shard->get_channel("t", "c");
+  recorder a(1, 1), b(2, 1);
+  BOOST_TEST(co_await ch->subscribe(a));
+  BOOST_TEST(!co_await ch->subscribe(b));
+  ch->unsubscribe(a);
+  co_await core::sleep_for(10ms);
+  BOOST_TEST(co_await ch->subscribe(b));
+  g.cancel();
+  co_await g.join();
+}
+
 namespace {
 class closing_recorder final : public consumer {
  public:
@@ -319,10 +341,6 @@ CORO_TEST_CASE(stats_filters_by_topic_and_channel) {
   BOOST_REQUIRE_EQUAL(with_y.size(), 1u);
   BOOST_TEST(with_y[0].name == "a");
 }
-
-namespace {
-core::task<void> run_for(broker_shard* b) { co_await b->run(); }
-}  // namespace
 
 CORO_TEST_CASE(ephemeral_channel_and_topic_go_with_their_last_consumer) {
   core::reactor* shard = co_await current_reactor();

@@ -35,9 +35,18 @@ channel::channel(topic& owner, std::string name)
 channel::~channel() = default;
 
 core::task<bool> channel::subscribe(consumer& c) {
-  int max = _topic.shard().opts().max_channel_consumers;
-  // TODO(protocol issue): count consumers over all shards, as upstream counts per nsqd.
-  if (max > 0 && _consumers.size() >= size_t(max)) co_return false;
+  // Consumers are counted per nsqd (all shards) on shard 0, as upstream counts per channel.
+  broker_shard& shard = _topic.shard();
+  std::string topic_name = _topic.name();
+  std::string name = _name;
+  bool admitted = co_await shard.reserve_consumer(topic_name, name);
+  topic* t = shard.find_topic(topic_name);
+  channel* still = t ? t->find_channel(name) : nullptr;
+  if (!admitted) co_return false;
+  if (still != this) {  // deleted while we asked
+    shard.release_consumer(topic_name, name, false);
+    co_return false;
+  }
   _consumers.push_back(&c);
   pump();
   co_return true;
@@ -47,7 +56,7 @@ void channel::unsubscribe(consumer& c) {
   auto it = std::find(_consumers.begin(), _consumers.end(), &c);
   if (it == _consumers.end()) return;
   _consumers.erase(it);
-  if (_ephemeral && _consumers.empty()) _topic.shard().ephemeral_check(*this);
+  _topic.shard().release_consumer(_topic.name(), _name, _ephemeral);
 }
 
 void channel::set_paused(bool paused) {
@@ -465,6 +474,13 @@ bool broker_shard::apply_admin(const std::string& topic_name, const std::string*
                                admin op) {
   topic* t = find_topic(topic_name);
   if (!t) return false;
+  if (op == admin::remove && shard_id() == 0) {  // deleted channels keep no consumer count
+    for (auto it = _consumer_counts.begin(); it != _consumer_counts.end();) {
+      bool match = channel_name ? it->first == topic_name + ":" + *channel_name
+                                : it->first.rfind(topic_name + ":", 0) == 0;
+      it = match ? _consumer_counts.erase(it) : std::next(it);
+    }
+  }
   if (channel_name) {
     channel* c = t->find_channel(*channel_name);
     if (!c) return false;
@@ -564,34 +580,49 @@ core::task<std::vector<topic_stats>> broker_shard::gather_stats(std::string topi
 
 namespace {
 
-// On shard 0: removes an #ephemeral channel everywhere if no shard has a consumer on it.
-core::task<void> drop_if_unused(std::vector<broker_shard*>* peers, std::string topic_name,
-                                std::string name) {
-  std::int64_t clients = 0;
-  for (unsigned n = 0; n < peers->size(); ++n) {
-    broker_shard* peer = (*peers)[n];
-    const std::string* t = &topic_name;
-    const std::string* c = &name;
-    clients += co_await core::on_shard(n, [peer, t, c]() -> std::int64_t {
-      topic* tp = peer->find_topic(*t);
-      channel* ch = tp ? tp->find_channel(*c) : nullptr;
-      return ch ? ch->stats().clients : 0;
-    });
-  }
-  if (clients == 0)
-    co_await admin_everywhere(peers, &topic_name, &name, broker_shard::admin::remove);
+std::string consumer_key(const std::string& topic_name, const std::string& name) {
+  return topic_name + ":" + name;  // ':' is not allowed in names
 }
 
-core::task<void> ephemeral_check_task(std::vector<broker_shard*>* peers, std::string topic_name,
-                                      std::string name) {
-  co_await core::on_shard(0, [peers, &topic_name, &name] { return drop_if_unused(peers, topic_name, name); });
+// On shard 0: one consumer fewer; an #ephemeral channel left without any goes away everywhere.
+core::task<void> release_on_shard0(std::vector<broker_shard*>* peers, std::string topic_name,
+                                   std::string name, bool ephemeral) {
+  broker_shard* zero = (*peers)[0];
+  std::int64_t left = co_await core::on_shard(0, [zero, &topic_name, &name] {
+    return zero->count_consumer(consumer_key(topic_name, name), -1, 0);
+  });
+  if (ephemeral && left == 0)
+    co_await core::on_shard(0, [peers, &topic_name, &name] {
+      return admin_everywhere(peers, &topic_name, &name, broker_shard::admin::remove);
+    });
 }
 
 }  // namespace
 
-void broker_shard::ephemeral_check(channel& c) {
-  if (!_group) return;
-  _group->spawn(ephemeral_check_task(&_peers, c.owner().name(), c.name()));
+std::int64_t broker_shard::count_consumer(const std::string& key, int delta, int max) {
+  std::int64_t& n = _consumer_counts[key];
+  if (delta > 0 && max > 0 && n >= max) return -1;
+  n += delta;
+  std::int64_t left = n;
+  if (n <= 0) _consumer_counts.erase(key);
+  return left;
+}
+
+core::task<bool> broker_shard::reserve_consumer(const std::string& topic_name, const std::string& name) {
+  broker_shard* zero = _peers[0];
+  std::string key = consumer_key(topic_name, name);
+  int max = _opts.max_channel_consumers;
+  std::int64_t n = co_await core::on_shard(0, [zero, &key, max] { return zero->count_consumer(key, 1, max); });
+  co_return n >= 0;
+}
+
+void broker_shard::release_consumer(const std::string& topic_name, const std::string& name,
+                                    bool ephemeral) {
+  if (!_group) {  // shutting down: nothing left to tidy
+    if (shard_id() == 0) count_consumer(consumer_key(topic_name, name), -1, 0);
+    return;
+  }
+  _group->spawn(release_on_shard0(&_peers, topic_name, name, ephemeral));
 }
 
 namespace {

@@ -244,9 +244,15 @@ class broker_shard {
                                     const std::string& channel_filter, bool include_clients);
   // This shard only: applies `op` to its part; false if it has none.
   bool apply_admin(const std::string& topic_name, const std::string* channel_name, admin op);
-  // An #ephemeral channel part lost its last consumer: remove the channel everywhere if no
-  // shard has consumers left (and an #ephemeral topic with it once it has no channel).
-  void ephemeral_check(channel& c);
+  // Consumers per channel over all shards, kept on shard 0 (--max-channel-consumers and
+  // #ephemeral removal). reserve: false when the channel is full. release: one fewer, and an
+  // #ephemeral channel left with none is removed everywhere (its #ephemeral topic with its
+  // last channel).
+  core::task<bool> reserve_consumer(const std::string& topic_name, const std::string& name);
+  void release_consumer(const std::string& topic_name, const std::string& name, bool ephemeral);
+  // On shard 0: adds delta to the count of `key` unless that would pass max (> 0); returns
+  // the new count, or -1 when refused.
+  std::int64_t count_consumer(const std::string& key, int delta, int max);
 
   // Background work of this shard's broker (remote wake-ups, steals), joined by run().
   core::task<void> run();
@@ -277,6 +283,7 @@ class broker_shard {
   std::vector<broker_shard*>& _peers;
   std::unordered_map<std::string, std::unique_ptr<topic>> _topics;
   std::uint64_t _client_seq = 0;
+  std::unordered_map<std::string, std::int64_t> _consumer_counts;  // shard 0 only
   std::mt19937_64 _rng;
   core::task_group* _group = nullptr;  // set while run() runs
 };
