@@ -202,6 +202,24 @@ CORO_TEST_CASE(sampled_out_messages_stay_for_other_consumers) {
   BOOST_TEST(ch->stats().depth == 0);
 }
 
+CORO_TEST_CASE(a_lone_sampling_consumer_gets_its_share_without_stalling) {
+  core::reactor* shard = co_await current_reactor();
+  single_shard s(*shard);
+  channel* ch = co_await s.shard->get_channel("t", "c");
+  recorder sampler(1, 1000);
+  sampler.rate = 50;
+  co_await ch->subscribe(sampler);
+  topic* t = s.shard->find_topic("t");
+  for (int i = 0; i < 400; ++i) t->publish(message_body::copy_of("m"));
+  BOOST_TEST(sampler.got.size() > 120u);
+  BOOST_TEST(sampler.got.size() < 280u);
+  // What it declined waits for another consumer.
+  BOOST_TEST(ch->stats().depth == std::int64_t(400 - sampler.got.size()));
+  recorder other(2, 1000);
+  co_await ch->subscribe(other);
+  BOOST_TEST(other.got.size() == 400u - sampler.got.size());
+}
+
 CORO_TEST_CASE(queue_scan_requeues_timeouts_on_time) {
   core::reactor* shard = co_await current_reactor();  // (GCC 12: no co_await in this initializer)
   single_shard s(*shard);

@@ -17,6 +17,16 @@ std::int64_t unix_now_ns() noexcept {
   return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+client_stats stats_of(const consumer& c) {
+  client_stats cs;
+  c.describe(cs);
+  cs.in_flight_count = c.counters.in_flight;
+  cs.message_count = c.counters.message_count;
+  cs.finish_count = c.counters.finish_count;
+  cs.requeue_count = c.counters.requeue_count;
+  return cs;
+}
+
 namespace {
 // Most messages one steal takes from one other shard.
 constexpr size_t max_steal_batch = 1024;
@@ -66,6 +76,7 @@ void channel::set_paused(bool paused) {
 
 void channel::empty() {
   _queue.clear();
+  _declined.clear();
   for (auto& [id, e] : _in_flight)
     for (consumer* c : _consumers)
       if (c->id() == e.owner) --c->counters.in_flight;
@@ -94,17 +105,8 @@ channel_stats channel::snapshot(bool include_clients) const {
   out.overflow_count = c.overflow_count;
   out.client_count = c.clients;
   out.paused = _paused;
-  if (include_clients) {
-    for (consumer* con : _consumers) {
-      client_stats cs;
-      con->describe(cs);
-      cs.in_flight_count = con->counters.in_flight;
-      cs.message_count = con->counters.message_count;
-      cs.finish_count = con->counters.finish_count;
-      cs.requeue_count = con->counters.requeue_count;
-      out.clients.push_back(std::move(cs));
-    }
-  }
+  if (include_clients)
+    for (consumer* con : _consumers) out.clients.push_back(stats_of(*con));
   return out;
 }
 
@@ -137,12 +139,7 @@ void channel::requeue_now(message m) {
   if (!_queue.empty()) wake_remote_demand();
 }
 
-bool channel::deliver_one(consumer& c) {
-  message& front = _queue.front();
-  int rate = c.sample_rate();
-  if (rate > 0 && int(_topic.shard().rng()() % 100) >= rate) return false;  // skipped for c
-  message m = std::move(front);
-  _queue.pop_front();
+void channel::deliver(consumer& c, message m) {
   ++m.attempts;
   std::int64_t now = unix_now_ns();
   message_id id = m.id;
@@ -156,23 +153,60 @@ bool channel::deliver_one(consumer& c) {
     // The id is already in flight (upstream sends it anyway and does not track it).
     --c.counters.in_flight;
   }
+}
+
+bool channel::deliver_one(consumer& c) {
+  message m = std::move(_queue.front());
+  _queue.pop_front();
+  int rate = c.sample_rate();
+  if (rate > 0 && int(_topic.shard().rng()() % 100) >= rate) {
+    _declined.emplace_back(std::move(m), c.id());
+    return false;
+  }
+  deliver(c, std::move(m));
   return true;
+}
+
+void channel::offer_declined() {
+  while (!_declined.empty()) {
+    auto& [m, decliner] = _declined.front();
+    consumer* taker = nullptr;
+    for (consumer* c : _consumers)
+      if (c->id() != decliner && c->credit() > 0) {
+        taker = c;
+        break;
+      }
+    if (!taker) return;
+    int rate = taker->sample_rate();
+    if (rate > 0 && int(_topic.shard().rng()() % 100) >= rate) {
+      decliner = taker->id();  // declined again, by another consumer
+      _declined.push_back(std::move(_declined.front()));
+      _declined.pop_front();
+      return;  // try again on the next pump
+    }
+    message msg = std::move(m);
+    _declined.pop_front();
+    deliver(*taker, std::move(msg));
+  }
 }
 
 void channel::pump() {
   size_t n = _consumers.size();
   if (n == 0 || _paused) return;
+  if (!_declined.empty()) offer_declined();
   size_t idle = 0;
-  bool hungry = false;
   while (!_queue.empty() && idle < n) {
     consumer& c = *_consumers[_next_consumer++ % n];
-    if (c.credit() <= 0 || !deliver_one(c)) {
+    if (c.credit() <= 0) {
       ++idle;
       continue;
     }
+    deliver_one(c);  // delivered or declined: either way the queue moved on
     idle = 0;
   }
+  if (!_declined.empty()) offer_declined();
   if (!_queue.empty()) return;
+  bool hungry = false;
   for (consumer* c : _consumers)
     if (c->credit() > 0) hungry = true;
   if (hungry && _topic.shard().shard_count() > 1) _topic.shard().start_steal(*this);
@@ -272,7 +306,7 @@ bool channel::process_due(std::int64_t now_ns) {
 
 channel::counters channel::stats() const {
   counters out;
-  out.depth = std::int64_t(_queue.size());
+  out.depth = std::int64_t(_queue.size() + _declined.size());
   out.in_flight = std::int64_t(_in_flight.size());
   out.deferred = std::int64_t(_deferred.size());
   out.message_count = _message_count;
@@ -576,6 +610,47 @@ core::task<std::vector<topic_stats>> broker_shard::gather_stats(std::string topi
     merge_stats(total, std::move(part));
   }
   co_return total;
+}
+
+void broker_shard::remove_producer(const consumer& c) {
+  auto it = std::find(_producers.begin(), _producers.end(), &c);
+  if (it != _producers.end()) _producers.erase(it);
+}
+
+std::vector<client_stats> broker_shard::producer_snapshot() const {
+  std::vector<client_stats> out;
+  for (const consumer* c : _producers) out.push_back(stats_of(*c));
+  return out;
+}
+
+core::task<std::vector<client_stats>> broker_shard::gather_producers() {
+  std::vector<client_stats> all;
+  for (unsigned n = 0; n < shard_count(); ++n) {
+    broker_shard* peer = _peers[n];
+    std::vector<client_stats> part = co_await core::on_shard(n, [peer] { return peer->producer_snapshot(); });
+    for (auto& c : part) all.push_back(std::move(c));
+  }
+  co_return all;
+}
+
+bool broker_shard::in_flight_here(const std::string& topic_name, const std::string& name,
+                                  const message_id& id) {
+  topic* t = find_topic(topic_name);
+  channel* c = t ? t->find_channel(name) : nullptr;
+  return c && c->_in_flight.count(id) != 0;
+}
+
+core::task<bool> broker_shard::in_flight_elsewhere(std::string topic_name, std::string name,
+                                                   message_id id) {
+  for (unsigned n = 0; n < shard_count(); ++n) {
+    if (n == shard_id()) continue;
+    broker_shard* peer = _peers[n];
+    bool found = co_await core::on_shard(n, [peer, &topic_name, &name, &id] {
+      return peer->in_flight_here(topic_name, name, id);
+    });
+    if (found) co_return true;
+  }
+  co_return false;
 }
 
 namespace {

@@ -45,6 +45,9 @@ class topic;
 // Now as message timestamps and deadlines use it: nanoseconds since the Unix epoch.
 std::int64_t unix_now_ns() noexcept;
 
+// A client as /stats shows it: its own description plus the counters the channel keeps.
+client_stats stats_of(const consumer& c);
+
 // ---- channel ----------------------------------------------------------------------------------
 
 // One shard's part of a channel.
@@ -125,7 +128,11 @@ class channel {
   void set_paused(bool paused);
   void empty();   // drops queued, in-flight and deferred messages (/channel/empty)
   void close();   // the channel is being deleted: tells its consumers
+  // Delivers the front of _queue to c; false (the message moved to _declined) if c's
+  // sample rate declined it.
   bool deliver_one(consumer& c);
+  void deliver(consumer& c, message m);
+  void offer_declined();
   void requeue_now(message m);
   void wake_remote_demand();
 
@@ -133,6 +140,9 @@ class channel {
   std::string _name;
   bool _ephemeral;
   std::deque<message> _queue;
+  // Messages a sampling consumer declined, offered only to the channel's other consumers
+  // (quirk 5, fixed): the message and the id of the consumer that declined it last.
+  std::deque<std::pair<message, std::uint64_t>> _declined;
   std::vector<consumer*> _consumers;
   size_t _next_consumer = 0;
   std::unordered_map<message_id, in_flight_entry> _in_flight;
@@ -225,6 +235,19 @@ class broker_shard {
 
   broker_shard* peer(unsigned shard) const noexcept { return _peers[shard]; }
 
+  // Whether message `id` is in flight in the channel's part of any other shard (FIN/REQ/TOUCH
+  // of a message delivered by another shard: "client does not own message").
+  core::task<bool> in_flight_elsewhere(std::string topic_name, std::string name, message_id id);
+  bool in_flight_here(const std::string& topic_name, const std::string& name, const message_id& id);
+
+  // Producers: TCP clients of this shard that have published (for /stats). A client adds
+  // itself at its first publish and removes itself when it goes.
+  void add_producer(const consumer& c) { _producers.push_back(&c); }
+  void remove_producer(const consumer& c);
+  std::vector<client_stats> producer_snapshot() const;
+  // Every shard's producers.
+  core::task<std::vector<client_stats>> gather_producers();
+
   // Unique per process: the shard in the low bits.
   std::uint64_t next_client_id() noexcept { return (++_client_seq << 8) | shard_id(); }
 
@@ -284,6 +307,7 @@ class broker_shard {
   std::unordered_map<std::string, std::unique_ptr<topic>> _topics;
   std::uint64_t _client_seq = 0;
   std::unordered_map<std::string, std::int64_t> _consumer_counts;  // shard 0 only
+  std::vector<const consumer*> _producers;
   std::mt19937_64 _rng;
   core::task_group* _group = nullptr;  // set while run() runs
 };

@@ -14,6 +14,7 @@
 #include "loops/queue_scan.hpp"
 #include "core/signals.hpp"
 #include "core/task_group.hpp"
+#include "net/http_api_settings.hpp"
 #include "net/http_server.hpp"
 #include "net/tcp_server.hpp"
 
@@ -33,12 +34,13 @@ net::unique_fd lock_data_path(const std::string& configured) {
 
 // One shard's share of the work: its broker part, queue scan, TCP and HTTP listeners with
 // their connections.
-core::task<void> serve_shard(net::unique_fd* tcp, net::unique_fd* http, broker_shard* broker) {
+core::task<void> serve_shard(net::unique_fd* tcp, net::unique_fd* http, broker_shard* broker,
+                             net::http_shared* shared) {
   core::task_group group{co_await core::this_context()};
   group.spawn(broker->run());
   group.spawn(loops::queue_scan(*broker));
   group.spawn(net::serve_tcp(tcp->get(), *broker));
-  if (*http) group.spawn(net::serve_http(http->get(), broker->opts(), broker->log()));
+  if (*http) group.spawn(net::serve_http(http->get(), *broker, *shared));
   co_await group.join();
 }
 
@@ -57,8 +59,10 @@ core::task<void> watch_signals(core::task_group* services, const core::logger* l
 }
 
 core::task<void> run_on_shard(unsigned n, net::unique_fd* tcp, net::unique_fd* http,
-                              core::sharded<broker_shard>* brokers) {
-  co_await brokers->invoke_on(n, [tcp, http](broker_shard& b) { return serve_shard(tcp, http, &b); });
+                              core::sharded<broker_shard>* brokers, net::http_shared* shared) {
+  co_await brokers->invoke_on(n, [tcp, http, shared](broker_shard& b) {
+    return serve_shard(tcp, http, &b, shared);
+  });
 }
 
 }  // namespace
@@ -89,13 +93,15 @@ core::task<int> server::run() {
   if (_http_port >= 0) _log.info("HTTP: listening on ", _opts.http_address);
   unsigned shards = unsigned(_listeners.size());
   std::vector<broker_shard*> peers(shards, nullptr);
+  // What every shard's HTTP side shares: the real ports, start time, run-time settings.
+  net::http_shared http_shared(_opts, _tcp_port, _http_port);
   core::sharded<broker_shard> brokers(shards);
   co_await brokers.start(std::cref(_opts), std::cref(_log), std::ref(peers));
   std::exception_ptr failure;
   {
     core::task_group services{co_await core::this_context()};
     for (unsigned n = 0; n < shards; ++n)
-      services.spawn(run_on_shard(n, &_listeners[n].tcp, &_listeners[n].http, &brokers));
+      services.spawn(run_on_shard(n, &_listeners[n].tcp, &_listeners[n].http, &brokers, &http_shared));
     services.spawn(watch_signals(&services, &_log));
     try {
       co_await services.join();

@@ -21,7 +21,8 @@ class logger {
   explicit logger(std::string prefix = "[nsqd] ", log_level level = log_level::info, int fd = 2)
       : _prefix(std::move(prefix)), _level(int(level)), _fd(fd) {}
 
-  void set_level(log_level l) noexcept { _level.store(int(l), std::memory_order_relaxed); }
+  // const: the level is the one thing about a logger that changes, and it is atomic.
+  void set_level(log_level l) const noexcept { _level.store(int(l), std::memory_order_relaxed); }
   log_level level() const noexcept { return log_level(_level.load(std::memory_order_relaxed)); }
   bool enabled(log_level l) const noexcept { return int(l) >= _level.load(std::memory_order_relaxed); }
 
@@ -49,7 +50,7 @@ class logger {
   void write_line(log_level l, std::string_view text) const;
 
   std::string _prefix;
-  std::atomic<int> _level;
+  mutable std::atomic<int> _level;
   int _fd;
 };
 

@@ -4,96 +4,187 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <boost/beast/http.hpp>
-#include <cstring>
-#include <sstream>
+#include <optional>
+#include <string>
 
+#include "core/io.hpp"
 #include "net/accept_loop.hpp"
 #include "net/connection.hpp"
+#include "net/http_api.hpp"
+#include "net/http_codec.hpp"
 
 namespace nsqd::net {
 
-namespace http = boost::beast::http;
-
 namespace {
 
-using request = http::request<http::string_body>;
-using response = http::response<http::string_body>;
+constexpr std::size_t read_buffer_size = 4096;
+// Buffered bytes past which a head still incomplete moves to the side buffer, so that the
+// connection's own buffer never has to grow (it would, a byte at a time, when full).
+constexpr std::size_t carry_threshold = read_buffer_size / 2;
+// Answers to pipelined requests are sent once this much waits, not only when input runs out.
+constexpr std::size_t flush_threshold = 64 * 1024;
+// Buffers above this are given back after use instead of kept for the next request.
+constexpr std::size_t keep_capacity = 64 * 1024;
+// How long a kept-alive connection may wait for its next request. Upstream never closes idle
+// connections; this is longer than HTTP clients keep theirs idle (Go's transport: 90 s), so a
+// client rarely sends a request on a connection we are closing.
+constexpr std::chrono::nanoseconds idle_timeout = std::chrono::minutes(5);
 
-void append_response(std::string& out, response& res) {
-  res.prepare_payload();
-  std::ostringstream os;
-  os << res;
-  out.append(os.str());
+void release(std::string& s) {
+  if (s.capacity() > keep_capacity)
+    std::string().swap(s);
+  else
+    s.clear();
 }
 
-response route(const request& req) {
-  response res;
-  res.version(req.version());
-  res.keep_alive(req.keep_alive());
-  std::string_view target(req.target().data(), req.target().size());
-  std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/ping" && (req.method() == http::verb::get || req.method() == http::verb::head)) {
-    res.result(http::status::ok);
-    res.set(http::field::content_type, "text/plain; charset=utf-8");
-    res.body() = "OK";
-    return res;
+// The bytes of one connection not parsed yet: the connection's buffer or, while a request head
+// spans more than it comfortably holds, a side buffer (`carry`) that is let go once consumed.
+class request_input {
+ public:
+  explicit request_input(connection& conn) : _conn(conn) {}
+
+  std::string_view data() const {
+    return _carry.empty() ? _conn.buffered() : std::string_view(_carry).substr(_carry_pos);
   }
-  res.result(http::status::not_found);
-  res.set(http::field::content_type, "application/json; charset=utf-8");
-  res.set("X-NSQ-Content-Type", "nsq; version=1.0");
-  res.body() = R"({"message":"NOT_FOUND"})";
-  return res;
+
+  void consume(std::size_t n) {
+    if (_carry.empty()) return _conn.consume(n);
+    _carry_pos += n;
+    if (_carry_pos == _carry.size()) {
+      release(_carry);
+      _carry_pos = 0;
+    }
+  }
+
+  // Waits for more bytes; false when the peer closed, the read timed out or was cancelled.
+  core::task<bool> more() {
+    if (_carry.empty() && _conn.buffered().size() < carry_threshold) {
+      const bool ok = co_await _conn.fill(_conn.buffered().size() + 1);
+      co_return ok;
+    }
+    if (_carry_pos > 0) {
+      _carry.erase(0, _carry_pos);
+      _carry_pos = 0;
+    }
+    take_buffered();
+    const bool ok = co_await _conn.fill(1);
+    if (ok) take_buffered();
+    co_return ok;
+  }
+
+ private:
+  void take_buffered() {
+    _carry.append(_conn.buffered());
+    _conn.consume(_conn.buffered().size());
+  }
+
+  connection& _conn;
+  std::string _carry;
+  std::size_t _carry_pos = 0;
+};
+
+// Sends all of conn.out() (each send bounded by `timeout`) and empties it. False if the peer
+// is gone or does not read.
+core::task<bool> send_output(connection& conn, std::chrono::nanoseconds timeout) {
+  std::string& out = conn.out();
+  std::size_t sent = 0;
+  bool ok = true;
+  while (sent < out.size()) {
+    const int n = co_await core::send(conn.fd(), out.data() + sent, out.size() - sent).timeout(timeout);
+    if (n <= 0) {
+      ok = false;
+      break;
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  release(out);
+  co_return ok;
 }
 
-core::task<void> client(int fd, const broker::options* opts, const core::logger* log) {
+std::string now_date() { return http_date(std::chrono::system_clock::now()); }
+
+core::task<void> serve_connection(int fd, http_api* api) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  connection conn{unique_fd(fd), 4096};
-  // A stalled client is dropped after the client timeout, holding no more than its buffer.
-  conn.set_read_timeout(opts->client_timeout);
+  connection conn{unique_fd(fd), read_buffer_size};
+  request_input in(conn);
+  http_request_reader reader;
+  // A client in the middle of a request (or not reading our answers) is dropped after this.
+  const std::chrono::nanoseconds timeout = api->opts().client_timeout;
+  const std::string& remote = conn.remote_address();
+  std::optional<core::clock::time_point> head_deadline;  // set while a head is arriving
+  bool in_body = false;
+
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(1 << 20);
-    parser.body_limit(std::uint64_t(opts->max_body_size) + 1);
-    boost::beast::error_code ec;
-    while (!parser.is_done()) {
+    const auto [used, event] = reader.parse(in.data());
+    in.consume(used);
+
+    if (event == http_event::need_more) {
       // Answers already made go out before waiting for more input.
-      if (!conn.out().empty() && !co_await conn.flush()) co_return;
-      if (conn.buffered().empty() && !co_await conn.fill(1)) co_return;
-      auto in = conn.buffered();
-      size_t used = parser.put(boost::asio::buffer(in.data(), in.size()), ec);
-      conn.consume(used);
-      if (ec == http::error::need_more) {
-        ec = {};
-        if (!conn.out().empty() && !co_await conn.flush()) co_return;
-        if (!co_await conn.fill(conn.buffered().size() + 1)) co_return;
-        continue;
+      if (!conn.out().empty()) {
+        const bool sent = co_await send_output(conn, timeout);
+        if (!sent) co_return;
       }
-      if (ec) {
-        log->debug("HTTP: bad request from ", conn.remote_address(), ": ", ec.message());
-        conn.out().append("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                          "Connection: close\r\n\r\n400 Bad Request");
-        co_await conn.flush();
-        co_return;
+      std::chrono::nanoseconds wait = in_body ? timeout : idle_timeout;
+      if (!reader.idle() && !in_body) {
+        const auto now = core::clock::now();
+        if (!head_deadline) head_deadline = now + timeout;
+        if (now >= *head_deadline) co_return;  // a head trickling in: drop it
+        wait = *head_deadline - now;
       }
+      conn.set_read_timeout(wait);
+      const bool more = co_await in.more();
+      if (!more) co_return;  // hung up, stalled or shutting down
+      continue;
     }
-    request req = parser.release();
-    response res = route(req);
-    append_response(conn.out(), res);
-    // Pipelined requests already buffered are answered before one flush.
-    if (!res.keep_alive()) {
-      co_await conn.flush();
-      co_return;
+
+    if (event == http_event::header) {
+      head_deadline.reset();
+      in_body = true;
+      const http_request& req = reader.request();
+      if (!reader.set_body_limit(api->body_limit(req))) {
+        // Refused from Content-Length alone: the body is never read.
+        http_response resp = co_await api->handle_oversized(req, remote);
+        write_http_response(conn.out(), resp, req, now_date(), true);
+        break;
+      }
+      if (req.expects_continue()) write_http_continue(conn.out());
+      continue;
     }
-    if (conn.buffered().empty() && !co_await conn.flush()) co_return;
+
+    if (event == http_event::request) {
+      in_body = false;
+      const http_request req = reader.take();
+      const http_response resp = co_await api->handle(req, remote);
+      if (!write_http_response(conn.out(), resp, req, now_date())) break;
+      if (conn.out().size() >= flush_threshold) {
+        const bool sent = co_await send_output(conn, timeout);
+        if (!sent) co_return;
+      }
+      continue;
+    }
+
+    // http_event::error: the stream cannot go on.
+    const http_parse_error& err = reader.error();
+    if (err.kind == http_error_kind::body_too_large) {
+      const http_request& req = reader.request();
+      http_response resp = co_await api->handle_oversized(req, remote);
+      write_http_response(conn.out(), resp, req, now_date(), true);
+    } else {
+      api->log().debug("HTTP: ", err.status(), " for malformed request from ", remote);
+      write_http_error(conn.out(), err, now_date());
+    }
+    break;
   }
+  co_await send_output(conn, timeout);
 }
 
 }  // namespace
 
-core::task<void> serve_http(int listener_fd, const broker::options& opts, const core::logger& log) {
-  co_await accept_loop(listener_fd, log, "HTTP", [&](int fd) { return client(fd, &opts, &log); });
+core::task<void> serve_http(int listener_fd, broker::broker_shard& broker, http_shared& shared) {
+  http_api api(broker, shared);
+  co_await accept_loop(listener_fd, broker.log(), "HTTP",
+                       [&api](int fd) { return serve_connection(fd, &api); });
 }
 
 }  // namespace nsqd::net

@@ -1,19 +1,31 @@
 #pragma once
-// HTTP side of one shard: accepts on the shard's own SO_REUSEPORT listener; one coroutine per
-// connection reads requests with the Beast codec (http_codec.hpp) over our own io_uring
-// reads, answers them in order (keep-alive and pipelining) and closes when the request asks
-// to or the client stalls. Cancelling the caller stops accepting and ends every connection.
+// HTTP side of one shard: accepts on the shard's own SO_REUSEPORT listener and serves each
+// connection with one coroutine: requests are parsed by the Beast codec (http_codec.hpp) from
+// our own io_uring reads and answered in order by the shard's http_api (http_api.hpp).
 //
-// Foundation state: `GET /ping` answers `OK`; every other path gets upstream's 404
-// `{"message":"NOT_FOUND"}`. The HTTP API issue fills in the endpoints.
+// A connection, as Go's net/http serves nsqd:
+//   - keep-alive and pipelining: requests already received are answered in order, and the
+//     answers are sent together before the loop waits for more input;
+//   - each request's body is bounded at its head by its endpoint (http_api::body_limit): a
+//     declared Content-Length over it, or a chunked body growing past it, gets the endpoint's
+//     413 and the connection closes; "Expect: 100-continue" gets "100 Continue" first;
+//   - malformed input gets Go's canned answer (400, 431, 501, 505...) and a close;
+//   - a client that stalls is dropped after the client timeout (60 s): no byte of a body for
+//     that long, a request head not complete within it, or answers it does not read. A
+//     kept-alive connection may wait 5 minutes for its next request (upstream: forever).
+//     A head larger than one read is kept in a side buffer that is given back once the
+//     request is parsed, so an idle connection holds only its small (4 KiB) read buffer.
+// Cancelling the caller stops accepting and ends every connection.
 
-#include "broker/options.hpp"
-#include "core/log.hpp"
+#include "broker/broker.hpp"
 #include "core/task.hpp"
+#include "net/http_api_settings.hpp"
 
 namespace nsqd::net {
 
-// Runs until cancelled; listener_fd stays owned by the caller.
-core::task<void> serve_http(int listener_fd, const broker::options& opts, const core::logger& log);
+// Runs until cancelled; listener_fd stays owned by the caller. `shared` is the process's one
+// http_shared (owned by the server, outlives every shard's serve_http).
+core::task<void> serve_http(int listener_fd, broker::broker_shard& broker, http_shared& shared);
+
 
 }  // namespace nsqd::net

@@ -1,9 +1,12 @@
 #include "net/protocol_v2.hpp"
 
-#include <string>
+#include <exception>
+#include <string_view>
 
-#include "net/command.hpp"
+#include "core/task_group.hpp"
 #include "net/frame.hpp"
+#include "net/v2_client.hpp"
+#include "net/v2_commands.hpp"
 
 namespace nsqd::net {
 
@@ -11,43 +14,28 @@ namespace {
 
 constexpr std::string_view magic_v2 = "  V2";
 
-// Sends one error frame; the caller closes the connection after it (every error here is fatal).
-core::task<void> send_fatal(connection& conn, std::string_view code, std::string_view text) {
-  append_error_frame(conn.out(), code, text);
-  co_await conn.flush();
-}
-
-core::task<void> serve_v2(connection& conn, const core::logger& log) {
-  for (;;) {
-    auto line = co_await conn.read_line(max_line_length);
-    if (!line) {
-      if (conn.line_too_long())
-        log.error("[", conn.remote_address(), "] command line too long, closing");
-      co_return;
-    }
-    command_line cmd = command_line::parse(*line);
-    switch (cmd.kind()) {
-      case command_kind::nop:
-        conn.consume(line->size() + 1);
-        continue;
-      default: {
-        std::string text = "invalid command ";
-        text.append(cmd.name());
-        log.error("[", conn.remote_address(), "] - E_INVALID ", text);
-        co_await send_fatal(conn, "E_INVALID", text);
-        co_return;
-      }
-    }
+core::task<void> serve_v2(connection& conn, broker::broker_shard& broker) {
+  core::task_group group{co_await core::this_context()};
+  v2::client c(conn, broker, group);
+  group.spawn(c.write_loop());
+  group.spawn(v2::read_loop(c));
+  try {
+    co_await group.join();
+  } catch (const std::exception& e) {
+    broker.log().error("PROTOCOL(V2): [", conn.remote_address(), "] closing - ", e.what());
+  } catch (...) {
+    broker.log().error("PROTOCOL(V2): [", conn.remote_address(), "] closing - unknown error");
   }
+  c.leave();
 }
 
 }  // namespace
 
 core::task<void> serve_client(connection& conn, broker::broker_shard& broker) {
-  const broker::options& opts = broker.opts();
   const core::logger& log = broker.log();
-  conn.set_read_timeout(opts.client_timeout);
-  if (!co_await conn.fill(magic_v2.size())) co_return;
+  conn.set_read_timeout(broker.opts().client_timeout);
+  bool got_magic = co_await conn.fill(magic_v2.size());
+  if (!got_magic) co_return;
   std::string_view magic = conn.buffered().substr(0, magic_v2.size());
   if (magic != magic_v2) {
     log.error("client(", conn.remote_address(), ") bad protocol magic '", magic, "'");
@@ -56,7 +44,8 @@ core::task<void> serve_client(connection& conn, broker::broker_shard& broker) {
     co_return;
   }
   conn.consume(magic_v2.size());
-  co_await serve_v2(conn, log);
+  co_await serve_v2(conn, broker);
+  log.info("PROTOCOL(V2): [", conn.remote_address(), "] exiting ioloop");
 }
 
 }  // namespace nsqd::net
