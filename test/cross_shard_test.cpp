@@ -289,7 +289,8 @@ task<void> call_remote_sleep(unsigned n, std::chrono::milliseconds d, int* seen,
 
 task<int> remote_recv(int fd) {
   char buf[8];
-  co_return co_await recv(fd, buf, sizeof buf);
+  int n = co_await recv(fd, buf, sizeof buf);
+  co_return n;
 }
 
 task<void> call_remote_recv(unsigned n, int fd, int* result) {

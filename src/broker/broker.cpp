@@ -564,14 +564,16 @@ core::task<bool> admin_everywhere(std::vector<broker_shard*>* peers, const std::
 core::task<bool> broker_shard::topic_admin(std::string topic_name, admin op) {
   std::vector<broker_shard*>* peers = &_peers;
   const std::string* t = &topic_name;
-  co_return co_await core::on_shard(0, [peers, t, op] { return admin_everywhere(peers, t, nullptr, op); });
+  bool found = co_await core::on_shard(0, [peers, t, op] { return admin_everywhere(peers, t, nullptr, op); });
+  co_return found;
 }
 
 core::task<bool> broker_shard::channel_admin(std::string topic_name, std::string name, admin op) {
   std::vector<broker_shard*>* peers = &_peers;
   const std::string* t = &topic_name;
   const std::string* c = &name;
-  co_return co_await core::on_shard(0, [peers, t, c, op] { return admin_everywhere(peers, t, c, op); });
+  bool found = co_await core::on_shard(0, [peers, t, c, op] { return admin_everywhere(peers, t, c, op); });
+  co_return found;
 }
 
 std::vector<topic_stats> broker_shard::snapshot(const std::string& topic_filter,

@@ -250,10 +250,16 @@ auto on_shard(unsigned n, F fn) -> task<typename detail::typed_call<F>::result> 
   promise_context ctx = co_await this_context();
   reactor& here = *ctx.shard;
   if (n == here.shard_id()) {
-    if constexpr (detail::unwrap_task<typename call_t::raw_result>::is_task)
-      co_return co_await fn();
-    else
+    // (No `co_return co_await`: GCC 12 miscompiles some coroutines written that way.)
+    if constexpr (!detail::unwrap_task<typename call_t::raw_result>::is_task) {
       co_return fn();
+    } else if constexpr (std::is_void_v<typename call_t::result>) {
+      co_await fn();
+      co_return;
+    } else {
+      typename call_t::result value = co_await fn();
+      co_return value;
+    }
   }
   assert(here.hub() && n < here.hub()->shards());
   call_t call(std::move(fn));

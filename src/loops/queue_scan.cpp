@@ -10,7 +10,8 @@ core::task<void> queue_scan(broker::broker_shard& broker) {
   const broker::options& opts = broker.opts();
   size_t selection = size_t(std::max(1, opts.queue_scan_selection_count));
   for (;;) {
-    if (co_await core::sleep_for(opts.queue_scan_interval) == -ECANCELED) co_return;
+    int slept = co_await core::sleep_for(opts.queue_scan_interval);
+    if (slept == -ECANCELED) co_return;
     for (;;) {
       std::vector<broker::channel*> channels = broker.all_channels();
       if (channels.empty()) break;

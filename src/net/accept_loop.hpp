@@ -29,7 +29,8 @@ core::task<void> accept_loop(int listener_fd, const core::logger& log, const cha
     }
     if (fd == -ECANCELED) break;
     log.error(label, ": accept failed - ", std::strerror(-fd));
-    if (co_await core::sleep_for(std::chrono::milliseconds(100)) == -ECANCELED) break;
+    int slept = co_await core::sleep_for(std::chrono::milliseconds(100));
+    if (slept == -ECANCELED) break;
   }
   clients.cancel();
   co_await clients.join();

@@ -50,8 +50,11 @@ core::task<bool> connection::fill(size_t n) {
     _end -= _begin;
     _begin = 0;
   }
-  while (_end - _begin < n)
-    if (!co_await receive_more()) co_return false;
+  // (GCC 12 miscompiles some coroutines with co_await inside a condition: keep it a statement.)
+  while (_end - _begin < n) {
+    bool more = co_await receive_more();
+    if (!more) co_return false;
+  }
   co_return true;
 }
 
@@ -79,7 +82,8 @@ core::task<std::optional<std::string_view>> connection::read_line(size_t limit) 
       _end = have;
       if (_in.size() < limit) _in.resize(limit);
     }
-    if (!co_await receive_more()) co_return std::nullopt;
+    bool more = co_await receive_more();
+    if (!more) co_return std::nullopt;
   }
 }
 
