@@ -33,7 +33,7 @@ build() {  # $1 = dir, rest = meson options
 
 run_suites() {  # $1 = build dir, $2 = label
   local dir=$1 label=$2 exe name rc
-  for exe in "$dir"/test/*_test; do
+  for exe in "$dir"/test/*_test "$dir"/tools/bench_test "$dir"/tools/nsq_bench/nsq_bench_test; do
     name=$(basename "$exe")
     NSQD_BINARY="$dir/src/nsqd" timeout 600 "$exe" --report_level=short --log_level=error \
       >"$log_dir/$label-$name.log" 2>&1
@@ -43,19 +43,31 @@ run_suites() {  # $1 = build dir, $2 = label
   done
 }
 
-# Conformance cases of the groups delivered so far (see README, "Status").
-conformance_cases=(tcp.bad_magic process.version process.bad_flags process.missing_data_path
-                   process.busy_ports)
+# The upstream conformance suite, whole. Cases of features not built yet are listed here and
+# reported as SKIP (neither passed nor failed); every other case counts. Shrink the list as
+# features land (README, Status).
+not_built=(
+  'persist\.'  'datadir\.'  'ephemeral\.not_persisted'      # durability issue: disk queues, nsqd.dat
+  'identify\.deflate' 'identify\.snappy'                       # compression streams
+  'auth\.success_and_permissions' 'auth\.server_failures'     # the auth server client
+  'http\.stats_e2e_percentiles'                                # e2e latency percentiles
+)
 run_conformance() {  # $1 = nsqd binary, $2 = label, $3 = extra args
-  local c out p f
+  local out line name p=0 f=0 k=0 pattern
   [ -f "$shared/conformance/nsq_conformance.py" ] || { echo "no conformance suite at $shared"; failed=$((failed + 1)); return; }
-  for c in "${conformance_cases[@]}"; do
-    out=$(python3 "$shared/conformance/nsq_conformance.py" "$1" --only "$c" --keep-going \
-          --extra-args="$3" 2>&1)
-    echo "$out" | grep -E '^(PASS|FAIL)' | sed "s/^/$2 /"
-    p=$(echo "$out" | grep -c '^PASS'); f=$(echo "$out" | grep -c '^FAIL')
-    passed=$((passed + p)); failed=$((failed + f))
-  done
+  pattern=$(IFS='|'; echo "^(${not_built[*]})")
+  out=$(python3 "$shared/conformance/nsq_conformance.py" "$1" --keep-going --extra-args="$3" 2>&1)
+  echo "$out" >"$log_dir/conformance-$2.log"
+  while IFS= read -r line; do
+    case "$line" in
+      PASS\ *) p=$((p + 1)) ;;
+      FAIL\ *)
+        name=${line#FAIL }; name=${name%%:*}
+        if [[ "$name" =~ $pattern ]]; then k=$((k + 1)); else f=$((f + 1)); echo "$2 $line"; fi ;;
+    esac
+  done <<<"$out"
+  passed=$((passed + p)); failed=$((failed + f))
+  printf '%-28s %4d passed, %4d failed, %4d not built yet\n' "conformance $2" "$p" "$f" "$k"
 }
 
 run_interop() {  # $1 = nsqd binary, $2 = label, $3 = extra args
