@@ -1,7 +1,7 @@
 // nsqjs (a third-party NSQ client from npm) publishing and consuming through the built nsqd.
 // NSQD_BINARY names the binary; NSQD_EXTRA_ARGS (e.g. "--cores=4") is appended to its flags.
 'use strict'
-const { test, before, after } = require('node:test')
+const { test, before, after, afterEach } = require('node:test')
 const assert = require('node:assert')
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -53,6 +53,7 @@ after(async () => {
 function writer () {
   return new Promise((resolve, reject) => {
     const w = new nsq.Writer('127.0.0.1', tcpPort)
+    track(w)
     w.on('ready', () => resolve(w))
     w.on('error', reject)
     w.connect()
@@ -64,14 +65,20 @@ function publish (w, topic, msgs) {
 }
 
 function deferPublish (w, topic, msg, ms) {
-  return new Promise((resolve, reject) => w.deferPublish(topic, msg, ms, err => err ? reject(err) : resolve()))
+  // nsqjs 0.13's deferPublish wants an array (of one message: sent as DPUB).
+  return new Promise((resolve, reject) => w.deferPublish(topic, [msg], ms, err => err ? reject(err) : resolve()))
 }
+
+// Clients opened by a test, closed whatever happens (an open nsqjs Reader reconnects forever).
+let open = []
+function track (c) { open.push(c); return c }
+afterEach(() => { for (const c of open) { try { c.close() } catch (e) {} } open = [] })
 
 function reader (topic, channel, onMessage, opts = {}) {
   const r = new nsq.Reader(topic, channel, { nsqdTCPAddresses: [`127.0.0.1:${tcpPort}`], maxInFlight: 50, ...opts })
   r.on('message', onMessage)
   r.connect()
-  return r
+  return track(r)
 }
 
 function until (cond, ms = 10000) {
