@@ -456,3 +456,271 @@ BOOST_AUTO_TEST_CASE(messages_published_on_any_shard_reach_consumers_on_other_sh
   BOOST_TEST(ids.size() == 2000u);
   BOOST_TEST(consumers[0]->got.size() + consumers[1]->got.size() == 2000u);
 }
+
+// ---- e2e processing latency: quantile streams and windows --------------------------------------
+
+namespace {
+
+// Whether `got` lies within `tolerance * n` ranks of quantile q of sorted data.
+bool within_rank_error(const std::vector<double>& sorted, double q, double got, double tolerance) {
+  const double n = double(sorted.size());
+  const auto lo = std::size_t(std::max(0.0, std::floor((q - tolerance) * n)));
+  const auto hi = std::size_t(std::min(n - 1, std::ceil((q + tolerance) * n)));
+  return got >= sorted[lo] && got <= sorted[hi];
+}
+
+std::vector<double> random_latencies(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::lognormal_distribution<double> dist(13.0, 1.5);  // around 0.5 ms, long tail
+  std::vector<double> out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(std::floor(dist(rng)));
+  return out;
+}
+
+const std::vector<double> targets = {0.99, 0.9, 0.5};
+
+// Upstream's perks stream (epsilon 0.01) is looser than the CKMS bound: its rank delta for a
+// merged sample ignores samples merged in the same pass, and queries read epsilon * n ranks
+// high. Its own tests accept 4% of rank; so do we (the same streams, so the same numbers).
+constexpr double rank_tolerance = 0.04;
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(quantile_stream_is_exact_on_an_empty_or_small_stream) {
+  quantile_stream s(targets);
+  BOOST_TEST(s.count() == 0u);
+  BOOST_TEST(s.query(0.5) == 0.0);
+  BOOST_TEST(s.samples().empty());
+  for (double v : {30.0, 10.0, 20.0}) s.insert(v);
+  BOOST_TEST(s.count() == 3u);
+  // Below one buffer (500): straight from the sorted buffer, upstream's index int(n*q)-1.
+  BOOST_TEST(s.query(0.5) == 10.0);
+  BOOST_TEST(s.query(0.99) == 20.0);
+  BOOST_TEST(s.query(1.0) == 30.0);
+  BOOST_TEST(s.samples().size() == 3u);  // the raw buffer, each of width 1
+  s.reset();
+  BOOST_TEST(s.count() == 0u);
+  BOOST_TEST(s.query(0.9) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(quantile_stream_stays_within_its_rank_error_on_random_data) {
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    std::vector<double> data = random_latencies(100'000, seed);
+    quantile_stream s(targets);
+    for (double v : data) s.insert(v);
+    BOOST_TEST(s.count() == data.size());
+    std::sort(data.begin(), data.end());
+    for (double q : targets) {
+      const double got = s.query(q);
+      BOOST_TEST(within_rank_error(data, q, got, rank_tolerance),
+                 "seed " << seed << " q " << q << " got " << got);
+    }
+    // The summary is compressed: far fewer entries than observations, all widths counted.
+    std::vector<quantile_sample> summary = s.samples();
+    BOOST_TEST(summary.size() < data.size() / 20);
+    double width = 0;
+    for (const auto& e : summary) width += e.width;
+    BOOST_TEST(width == double(data.size()));
+    BOOST_TEST(std::is_sorted(summary.begin(), summary.end(),
+                              [](const auto& a, const auto& b) { return a.value < b.value; }));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(quantile_stream_with_a_target_of_one_reports_the_maximum) {
+  std::vector<double> data = random_latencies(20'000, 9);
+  quantile_stream s({1.0, 0.5});
+  for (double v : data) s.insert(v);
+  std::sort(data.begin(), data.end());
+  BOOST_TEST(s.query(1.0) == data.back());
+  BOOST_TEST(within_rank_error(data, 0.5, s.query(0.5), rank_tolerance));
+}
+
+BOOST_AUTO_TEST_CASE(merged_summaries_of_several_streams_keep_the_rank_error) {
+  // As /stats merges channel parts of several shards: each part's samples into one stream.
+  std::vector<double> data = random_latencies(60'000, 4);
+  std::vector<quantile_stream> parts(4, quantile_stream(targets));
+  for (std::size_t i = 0; i < data.size(); ++i) parts[i % 4].insert(data[i]);
+  latency_summary all;
+  for (auto& p : parts) {
+    latency_summary one;
+    one.percentiles = targets;
+    one.streams.push_back(p.samples());
+    all.add(std::move(one));
+  }
+  // A small part still in its raw buffer merges too.
+  quantile_stream small(targets);
+  for (double v : {1.0, 2.0, 3.0}) {
+    small.insert(v);
+    data.push_back(v);
+  }
+  all.add(latency_summary{targets, {small.samples()}});
+  latency_result r = evaluate(all);
+  BOOST_TEST(r.count == data.size());
+  BOOST_REQUIRE_EQUAL(r.percentiles.size(), 3u);
+  std::sort(data.begin(), data.end());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    BOOST_TEST(r.percentiles[i].quantile == targets[i]);  // configuration order
+    BOOST_TEST(within_rank_error(data, targets[i], r.percentiles[i].value, rank_tolerance),
+               "q " << targets[i] << " got " << r.percentiles[i].value);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(evaluate_without_percentiles_or_samples) {
+  BOOST_TEST(evaluate(latency_summary{}).percentiles.empty());  // no window: JSON null
+  BOOST_TEST(evaluate(latency_summary{}).count == 0u);
+  latency_result r = evaluate(latency_summary{{0.5, 0.99}, {}});
+  BOOST_TEST(r.count == 0u);
+  BOOST_REQUIRE_EQUAL(r.percentiles.size(), 2u);
+  BOOST_TEST(r.percentiles[0].quantile == 0.5);
+  BOOST_TEST(r.percentiles[0].value == 0.0);
+  BOOST_TEST(r.percentiles[1].value == 0.0);
+  // Adding a part without percentiles (a channel with no window) keeps the configured ones.
+  latency_summary s{{0.5}, {}};
+  s.add(latency_summary{});
+  BOOST_TEST(s.percentiles == std::vector<double>{0.5});
+}
+
+BOOST_AUTO_TEST_CASE(latency_window_keeps_the_last_half_to_whole_window) {
+  constexpr std::int64_t s = 1'000'000'000;
+  const std::int64_t t0 = 1'700'000'000 * s;
+  latency_window w(10s, {0.5}, t0);  // two streams of 5 s each
+  BOOST_TEST(w.summary(t0).streams.empty());
+  BOOST_TEST(w.summary(t0).percentiles == std::vector<double>{0.5});
+  w.record(t0 + 1 * s - 100, t0 + 1 * s);  // 100 ns
+  BOOST_TEST(evaluate(w.summary(t0 + 4 * s)).count == 1u);
+  BOOST_TEST(evaluate(w.summary(t0 + 5 * s)).count == 1u);  // exactly window/2: not yet moved
+  w.record(t0 + 6 * s - 300, t0 + 6 * s);  // moved once: a fresh current stream
+  latency_result r = evaluate(w.summary(t0 + 6 * s));
+  BOOST_TEST(r.count == 2u);
+  BOOST_TEST(r.percentiles[0].value == 300.0);  // CKMS's query rank rounds up: 2nd of 2
+  // At 11 s the half-window with the first sample is reset; the second remains.
+  r = evaluate(w.summary(t0 + 11 * s));
+  BOOST_TEST(r.count == 1u);
+  BOOST_TEST(r.percentiles[0].value == 300.0);
+  // Long idle: everything is gone, the quantiles are still listed with 0.
+  r = evaluate(w.summary(t0 + 60 * s));
+  BOOST_TEST(r.count == 0u);
+  BOOST_REQUIRE_EQUAL(r.percentiles.size(), 1u);
+  BOOST_TEST(r.percentiles[0].value == 0.0);
+  // And recording resumes on the right half-window.
+  w.record(t0 + 61 * s - 7, t0 + 61 * s);
+  BOOST_TEST(evaluate(w.summary(t0 + 61 * s)).count == 1u);
+  // Its half-window (60..65 s) stays as the older one until 70 s.
+  BOOST_TEST(evaluate(w.summary(t0 + 66 * s)).count == 1u);
+  BOOST_TEST(evaluate(w.summary(t0 + 70 * s)).count == 1u);
+  BOOST_TEST(evaluate(w.summary(t0 + 71 * s)).count == 0u);
+  // A clock going backwards moves nothing: the sample joins the current stream.
+  w.record(t0 + 62 * s - 9, t0 + 62 * s);
+  r = evaluate(w.summary(t0 + 62 * s));
+  BOOST_TEST(r.count == 1u);
+  BOOST_TEST(r.percentiles[0].value == 9.0);
+}
+
+BOOST_AUTO_TEST_CASE(latency_window_of_zero_length_does_not_hang) {
+  latency_window w(0s, {0.5}, 1000);
+  w.record(900, 1000);
+  w.record(900, 1'000'000);
+  // window/2 counts as 1 ns: the far later sample resets both streams first.
+  BOOST_TEST(evaluate(w.summary(1'000'000)).count == 1u);
+}
+
+CORO_TEST_CASE(fin_records_e2e_latency_per_channel_and_topic_merges_channels) {
+  core::reactor* shard = co_await current_reactor();
+  core::logger log{"[test] ", core::log_level::warn};
+  options opts;
+  opts.e2e_processing_latency_percentiles = {0.99, 0.5};
+  std::vector<broker_shard*> peers(1);
+  broker_shard b(*shard, opts, log, peers);
+  channel* a = co_await b.get_channel("t", "a");
+  channel* z = co_await b.get_channel("t", "z");
+  recorder ra(1, 10), rz(2, 10);
+  bool ok = co_await a->subscribe(ra);
+  BOOST_REQUIRE(ok);
+  ok = co_await z->subscribe(rz);
+  BOOST_REQUIRE(ok);
+  topic* t = b.find_topic("t");
+  for (int i = 0; i < 3; ++i) t->publish(message_body::copy_of("m"));
+  BOOST_REQUIRE_EQUAL(ra.got.size(), 3u);
+  BOOST_REQUIRE_EQUAL(rz.got.size(), 3u);
+  // FIN records; REQ and TOUCH do not.
+  BOOST_TEST(int(a->finish(ra, ra.got[0].id)) == int(channel::result::ok));
+  BOOST_TEST(int(a->finish(ra, ra.got[1].id)) == int(channel::result::ok));
+  BOOST_TEST(int(a->touch(ra, ra.got[2].id)) == int(channel::result::ok));
+  BOOST_TEST(int(z->requeue(rz, rz.got[0].id, 0ns)) == int(channel::result::ok));
+  BOOST_TEST(int(z->finish(rz, rz.got[1].id)) == int(channel::result::ok));
+  // A FIN that fails records nothing.
+  BOOST_TEST(int(z->finish(ra, rz.got[2].id)) == int(channel::result::not_owner));
+
+  std::vector<topic_stats> stats = co_await b.gather_stats("", "", false);
+  BOOST_REQUIRE_EQUAL(stats.size(), 1u);
+  BOOST_REQUIRE_EQUAL(stats[0].channels.size(), 2u);
+  latency_result ea = evaluate(stats[0].channels[0].e2e);
+  latency_result ez = evaluate(stats[0].channels[1].e2e);
+  latency_result et = evaluate(stats[0].e2e);
+  BOOST_TEST(ea.count == 2u);
+  BOOST_TEST(ez.count == 1u);
+  BOOST_TEST(et.count == 3u);
+  BOOST_REQUIRE_EQUAL(et.percentiles.size(), 2u);
+  BOOST_TEST(et.percentiles[0].quantile == 0.99);
+  BOOST_TEST(et.percentiles[1].quantile == 0.5);
+  for (const auto& p : et.percentiles) {
+    BOOST_TEST(p.value > 0.0);
+    BOOST_TEST(p.value < 60e9);
+  }
+  // A channel filter keeps one channel, but the topic's value still merges all of them.
+  stats = co_await b.gather_stats("t", "z", false);
+  BOOST_REQUIRE_EQUAL(stats.size(), 1u);
+  BOOST_REQUIRE_EQUAL(stats[0].channels.size(), 1u);
+  BOOST_TEST(evaluate(stats[0].channels[0].e2e).count == 1u);
+  BOOST_TEST(evaluate(stats[0].e2e).count == 3u);
+  a->unsubscribe(ra);
+  z->unsubscribe(rz);
+}
+
+CORO_TEST_CASE(without_percentiles_there_is_no_latency_window) {
+  core::reactor* shard = co_await current_reactor();
+  single_shard s(*shard);
+  channel* ch = co_await s.shard->get_channel("t", "c");
+  recorder r(1, 10);
+  bool ok = co_await ch->subscribe(r);
+  BOOST_REQUIRE(ok);
+  s.shard->find_topic("t")->publish(message_body::copy_of("m"));
+  BOOST_REQUIRE_EQUAL(r.got.size(), 1u);
+  BOOST_TEST(int(ch->finish(r, r.got[0].id)) == int(channel::result::ok));
+  BOOST_TEST(ch->e2e_summary().percentiles.empty());
+  BOOST_TEST(ch->snapshot(false).e2e.streams.empty());
+  std::vector<topic_stats> stats = s.shard->snapshot("", "", false);
+  BOOST_REQUIRE_EQUAL(stats.size(), 1u);
+  BOOST_TEST(evaluate(stats[0].e2e).percentiles.empty());
+  s.shard->ensure_topic("bare");
+  stats = s.shard->snapshot("bare", "", false);
+  BOOST_REQUIRE_EQUAL(stats.size(), 1u);
+  BOOST_TEST(stats[0].e2e.percentiles.empty());
+  ch->unsubscribe(r);
+}
+
+BOOST_AUTO_TEST_CASE(merge_stats_adds_latency_summaries_of_every_part) {
+  const auto part = [](double v) {
+    quantile_stream q({0.5});
+    q.insert(v);
+    topic_stats t;
+    t.name = "t";
+    t.e2e = latency_summary{{0.5}, {q.samples()}};
+    channel_stats c;
+    c.name = "c";
+    c.e2e = latency_summary{{0.5}, {q.samples()}};
+    t.channels.push_back(std::move(c));
+    std::vector<topic_stats> out;
+    out.push_back(std::move(t));
+    return out;
+  };
+  std::vector<topic_stats> total;
+  merge_stats(total, part(10));
+  merge_stats(total, part(20));
+  merge_stats(total, part(30));
+  BOOST_REQUIRE_EQUAL(total.size(), 1u);
+  BOOST_TEST(evaluate(total[0].e2e).count == 3u);
+  latency_result c = evaluate(total[0].channels[0].e2e);
+  BOOST_TEST(c.count == 3u);
+  BOOST_TEST(c.percentiles[0].value == 30.0);  // upstream's query: rank ceil(1.5) + 1 of 3
+}

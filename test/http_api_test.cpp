@@ -527,6 +527,81 @@ BOOST_DATA_TEST_CASE(e2e_percentiles_listed_when_configured, shard_counts, cores
   BOOST_TEST(text.find("msgs: 0        e2e%: 0.0ns, 0.0ns\n") != std::string::npos);
 }
 
+// Needs the TCP protocol: each FIN is one latency sample; REQ and messages still in flight are
+// not. The topic merges its channels; text and /metrics show the same window.
+BOOST_DATA_TEST_CASE(e2e_percentiles_count_finished_messages, shard_counts, cores) {
+  server s(cores, {"--e2e-processing-latency-percentile=0.5,0.99"});
+  wire_client c = consumer(s, "t", "ch", 10);
+  check_ok(s.post("/channel/create?topic=t&channel=other"));
+  for (int i = 0; i < 5; ++i) check_ok(s.post("/pub?topic=t", "m" + std::to_string(i)), "OK");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    const frame f = c.read_frame();
+    BOOST_REQUIRE_EQUAL(f.type, frame_message);
+    ids.push_back(f.data.substr(10, 16));
+  }
+  for (int i = 0; i < 3; ++i) c.send_command("FIN " + ids[i]);
+  c.send_command("REQ " + ids[3] + " 0");  // requeued (and redelivered): not a sample
+  c.send_command("FIN 0000000000000000");  // not in flight: E_FIN_FAILED, no sample
+  frame f = c.read_frame();
+  if (f.type == frame_message) f = c.read_frame();  // the requeued message, redelivered
+  BOOST_TEST(f.type == frame_error);
+
+  json::value t;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    t = s.topic_stats("t");
+    if (t.at("channels").as_array()[0].at("e2e_processing_latency").at("count").as_int64() >= 3 ||
+        std::chrono::steady_clock::now() > deadline)
+      break;
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto& channels = t.at("channels").as_array();
+  BOOST_REQUIRE_EQUAL(channels.size(), 2u);
+  const auto check_e2e = [](const json::value& e2e, std::int64_t count, bool zero) {
+    BOOST_TEST(keys(e2e) == (std::vector<std::string>{"count", "percentiles"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(e2e.at("count").as_int64() == count);
+    const auto& ps = e2e.at("percentiles").as_array();
+    BOOST_REQUIRE_EQUAL(ps.size(), 2u);
+    BOOST_TEST(ps[0].at("quantile").to_number<double>() == 0.99);  // flag values sorted, highest first
+    BOOST_TEST(ps[1].at("quantile").to_number<double>() == 0.5);
+    for (const auto& p : ps) {
+      BOOST_TEST(keys(p) == (std::vector<std::string>{"quantile", "value"}),
+                 boost::test_tools::per_element());
+      const double v = p.at("value").to_number<double>();
+      if (zero)
+        BOOST_TEST(v == 0.0);
+      else
+        BOOST_TEST((v > 0 && v < 60e9), "value " << v << " ns");
+    }
+  };
+  check_e2e(channels[0].at("e2e_processing_latency"), 3, false);  // "ch"
+  check_e2e(channels[1].at("e2e_processing_latency"), 0, true);   // "other": nobody FINs there
+  check_e2e(t.at("e2e_processing_latency"), 3, false);
+  // A channel filter shows one channel; the topic still merges all of them.
+  auto filtered = s.stats("topic=t&channel=other").at("topics").as_array()[0];
+  BOOST_TEST(filtered.at("e2e_processing_latency").at("count").as_int64() == 3);
+
+  const std::string text = s.get("/stats?include_mem=false&include_clients=false").body;
+  const std::regex dur(R"([0-9]+\.[0-9](ns|us|ms|s))");
+  const std::regex ch_line(R"(      \[ch +\] .* msgs: 5        e2e%: ([0-9.a-z]+), ([0-9.a-z]+)\n)");
+  std::smatch m;
+  BOOST_REQUIRE(std::regex_search(text, m, ch_line));
+  BOOST_TEST(std::regex_match(m[1].str(), dur));
+  BOOST_TEST(std::regex_match(m[2].str(), dur));
+  BOOST_TEST(m[1].str() != "0.0ns");
+  BOOST_TEST(text.find("msgs: 5        e2e%: 0.0ns, 0.0ns\n") != std::string::npos);  // "other"
+
+  const std::string metrics = s.get("/metrics").body;
+  BOOST_TEST(metrics.find("nsqd_channel_e2e_processing_latency_samples{topic=\"t\",channel=\"ch\"} 3\n") !=
+             std::string::npos);
+  BOOST_TEST(metrics.find("nsqd_topic_e2e_processing_latency_samples{topic=\"t\"} 3\n") !=
+             std::string::npos);
+  BOOST_TEST(metrics.find("nsqd_channel_e2e_processing_latency_seconds{topic=\"t\",channel=\"other\","
+                          "quantile=\"0.99\"} 0\n") != std::string::npos);
+}
+
 BOOST_DATA_TEST_CASE(text_layout, shard_counts, cores) {
   server s(cores);
   std::string text = s.get("/stats").body;

@@ -10,7 +10,10 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <poll.h>
+#include <snappy.h>
 #include <sys/socket.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -43,6 +46,7 @@ const std::map<std::string, std::vector<std::string>> profiles = {
       "--output-buffer-timeout=100ms", "--max-deflate-level=4", "--max-channel-consumers=2"}},
     // An auth address nobody answers: auth is "enabled" (AUTH itself is not built yet).
     {"auth", {"--auth-http-address=127.0.0.1:1"}},
+    {"no_compression", {"--snappy=false", "--deflate=false"}},
 };
 
 class server_pool {
@@ -197,6 +201,233 @@ bool closed_after_heartbeats(wire_client& c, milliseconds timeout) {
       return true;
     }
   }
+}
+
+
+// ---- compressed streams, client side (IDENTIFY upgrades) -------------------------------------
+// Written against the libraries and the format description, not against the server's codec.
+
+std::uint32_t crc32c_bitwise(std::string_view s) {
+  std::uint32_t c = ~0u;
+  for (unsigned char b : s) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+  }
+  return ~c;
+}
+
+std::uint32_t snappy_crc(std::string_view s) {
+  const std::uint32_t c = crc32c_bitwise(s);
+  return ((c >> 15) | (c << 17)) + 0xa282ead8u;
+}
+
+std::string le32(std::uint32_t v) {
+  std::string out(4, '\0');
+  for (int i = 0; i < 4; ++i) out[i] = char(v >> (8 * i));
+  return out;
+}
+
+std::uint32_t load_le(std::string_view s, std::size_t at, std::size_t n) {
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < n; ++i) v |= std::uint32_t(static_cast<unsigned char>(s[at + i])) << (8 * i);
+  return v;
+}
+
+const std::string snappy_identifier("\xff\x06\x00\x00sNaPpY", 10);
+
+// A V2 connection after a compression upgrade: takes over `c`'s socket, and the bytes `c`
+// already received past the negotiation frame are the start of the compressed stream.
+class compressed_client {
+ public:
+  enum kind { snappy, deflate };
+
+  compressed_client(wire_client& c, kind k, int level = 6) : _c(c), _kind(k) {
+    if (k == deflate) {
+      BOOST_REQUIRE(inflateInit2(&_in, -15) == Z_OK);
+      BOOST_REQUIRE(deflateInit2(&_out, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    }
+    decode(c.pending());
+  }
+  ~compressed_client() {
+    if (_kind == deflate) {
+      inflateEnd(&_in);
+      deflateEnd(&_out);
+    }
+  }
+  compressed_client(const compressed_client&) = delete;
+  compressed_client& operator=(const compressed_client&) = delete;
+
+  // Every compressed byte received so far.
+  const std::string& raw() const { return _raw; }
+
+  void send(std::string_view plain) { _c.send(encode(plain)); }
+  void send_command(std::string_view line, std::optional<std::string_view> body = {}) {
+    send(command_bytes(line, body));
+  }
+  static std::string command_bytes(std::string_view line, std::optional<std::string_view> body = {}) {
+    std::string s(line);
+    s += '\n';
+    if (body) s += be32(std::uint32_t(body->size())) + std::string(*body);
+    return s;
+  }
+
+  std::string encode(std::string_view plain) {
+    std::string out;
+    if (_kind == snappy) {
+      if (!_sent_identifier) out += snappy_identifier;
+      _sent_identifier = true;
+      for (std::size_t at = 0; at < plain.size(); at += 65536) {
+        std::string_view piece = plain.substr(at, 65536);
+        std::string packed;
+        snappy::Compress(piece.data(), piece.size(), &packed);
+        std::string payload = le32(snappy_crc(piece)) + packed;
+        out += le32(std::uint32_t(payload.size()) << 8).substr(0, 4);
+        out[out.size() - 4] = '\x00';  // type: compressed
+        out += payload;
+      }
+      return out;
+    }
+    std::string buf(deflateBound(&_out, uLong(plain.size())) + 64, '\0');
+    _out.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
+    _out.avail_in = uInt(plain.size());
+    _out.next_out = reinterpret_cast<Bytef*>(buf.data());
+    _out.avail_out = uInt(buf.size());
+    BOOST_REQUIRE(::deflate(&_out, Z_SYNC_FLUSH) == Z_OK);
+    BOOST_REQUIRE(_out.avail_in == 0u);
+    buf.resize(buf.size() - _out.avail_out);
+    return buf;
+  }
+
+  frame read_frame(milliseconds timeout = 5s) {
+    const auto deadline = clock_type::now() + timeout;
+    while (!complete_frame()) {
+      if (!receive(deadline)) throw wire_error("no complete compressed frame in time (or closed)");
+    }
+    const std::size_t size = load_be(_plain, 0, 4);
+    frame f{std::int32_t(load_be(_plain, 4, 4)), _plain.substr(8, size - 4)};
+    _plain.erase(0, 4 + size);
+    return f;
+  }
+
+  // True if the server closes within `timeout` without sending anything that decodes.
+  bool expect_closed(milliseconds timeout = 3s) {
+    const auto deadline = clock_type::now() + timeout;
+    for (;;) {
+      pollfd p{_c.fd(), POLLIN, 0};
+      int left = int(std::chrono::duration_cast<milliseconds>(deadline - clock_type::now()).count());
+      if (left <= 0 || ::poll(&p, 1, left) <= 0) return false;
+      char buf[4096];
+      ssize_t n = ::recv(_c.fd(), buf, sizeof buf, 0);
+      if (n == 0 || (n < 0 && errno == ECONNRESET)) return _plain.empty();
+      if (n < 0) return false;
+      return false;
+    }
+  }
+
+ private:
+  bool complete_frame() const {
+    return _plain.size() >= 4 && _plain.size() >= 4 + load_be(_plain, 0, 4);
+  }
+
+  bool receive(clock_type::time_point deadline) {
+    pollfd p{_c.fd(), POLLIN, 0};
+    int left = int(std::chrono::duration_cast<milliseconds>(deadline - clock_type::now()).count());
+    if (left <= 0 || ::poll(&p, 1, left) <= 0) return false;
+    char buf[65536];
+    ssize_t n = ::recv(_c.fd(), buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    decode({buf, std::size_t(n)});
+    return true;
+  }
+
+  void decode(std::string_view data) {
+    _raw += data;
+    if (_kind == deflate) {
+      char buf[65536];
+      _in.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+      _in.avail_in = uInt(data.size());
+      do {
+        _in.next_out = reinterpret_cast<Bytef*>(buf);
+        _in.avail_out = sizeof buf;
+        int rc = ::inflate(&_in, Z_SYNC_FLUSH);
+        BOOST_REQUIRE_MESSAGE(rc == Z_OK || rc == Z_BUF_ERROR, "server's deflate stream is corrupt: " << rc);
+        _plain.append(buf, sizeof buf - _in.avail_out);
+      } while (_in.avail_in > 0 || _in.avail_out == 0);
+      return;
+    }
+    _pending += data;
+    while (_pending.size() >= 4) {
+      const unsigned type = static_cast<unsigned char>(_pending[0]);
+      const std::size_t len = load_le(_pending, 1, 3);
+      if (_pending.size() < 4 + len) break;
+      std::string body = _pending.substr(4, len);
+      _pending.erase(0, 4 + len);
+      if (type == 0xff) {
+        BOOST_REQUIRE(body == "sNaPpY");
+        _seen_identifier = true;
+        continue;
+      }
+      BOOST_REQUIRE_MESSAGE(_seen_identifier, "snappy stream without the identifier first");
+      BOOST_REQUIRE_MESSAGE(type <= 1, "unexpected snappy chunk type " << type);
+      BOOST_REQUIRE(len >= 4);
+      std::string data_out = body.substr(4);
+      if (type == 0) {
+        std::string unpacked;
+        BOOST_REQUIRE(snappy::Uncompress(data_out.data(), data_out.size(), &unpacked));
+        data_out = unpacked;
+      }
+      BOOST_REQUIRE(data_out.size() <= 65536u);
+      BOOST_REQUIRE_MESSAGE(snappy_crc(data_out) == load_le(body, 0, 4), "snappy chunk checksum mismatch");
+      _plain += data_out;
+    }
+  }
+
+  wire_client& _c;
+  kind _kind;
+  z_stream _in{};
+  z_stream _out{};
+  std::string _raw;
+  std::string _pending;  // snappy: received, not yet a whole chunk
+  std::string _plain;    // decoded, not yet read as frames
+  bool _seen_identifier = false;
+  bool _sent_identifier = false;
+};
+
+// IDENTIFY asking for `kind`; returns the negotiation answer and leaves `c` upgraded (the
+// caller wraps it in a compressed_client, which reads the compressed OK).
+std::string identify_compressed(wire_client& c, const std::string& json) {
+  c.send_command("IDENTIFY", json);
+  frame f = c.read_frame();
+  BOOST_REQUIRE_MESSAGE(f.type == frame_response && f.data.starts_with("{"), "IDENTIFY answered " << f);
+  return f.data;
+}
+
+std::string stats_json(nsqd_process& srv, const std::string& topic) {
+  return http_get(srv.http_port(), "/stats?format=json&topic=" + topic).body;
+}
+
+// PUB (large, crossing snappy's 64 KiB blocks, and small), MPUB, SUB, RDY, FIN through `z`.
+void pub_sub_through(compressed_client& z, const std::string& topic, int cores) {
+  std::string big;
+  for (int i = 0; big.size() < 150000; ++i) big += "compressible line " + std::to_string(i) + "\n";
+  z.send_command("PUB " + topic, big);
+  BOOST_TEST(z.read_frame() == ok_frame);
+  z.send_command("MPUB " + topic, mpub_body({"m1", "m2"}));
+  BOOST_TEST(z.read_frame() == ok_frame);
+  z.send_command("SUB " + topic + " ch");
+  BOOST_TEST(z.read_frame() == ok_frame);
+  z.send_command("RDY 10");
+  std::multiset<std::string> bodies;
+  for (int i = 0; i < 3; ++i) {
+    message m = as_message(z.read_frame());
+    bodies.insert(m.body);
+    z.send_command("FIN " + m.id);
+  }
+  BOOST_TEST((bodies == std::multiset<std::string>{big, "m1", "m2"}));
+  // A plain publisher's messages reach the compressed consumer too.
+  wire_client p = connect(server(cores));
+  pub(p, topic, "plain");
+  BOOST_TEST(as_message(z.read_frame()).body == "plain");
 }
 
 }  // namespace
@@ -415,11 +646,134 @@ BOOST_DATA_TEST_CASE(deflate_and_snappy_together_fatal, shard_counts, cores) {
                  "E_IDENTIFY_FAILED cannot enable both deflate and snappy compression");
 }
 
-BOOST_DATA_TEST_CASE(compression_not_offered_yet, shard_counts, cores) {
-  wire_client c = connect(server(cores));
-  std::string j = identify_json(c, R"({"feature_negotiation":true,"deflate":true,"deflate_level":3})");
-  BOOST_TEST(j.find(R"("deflate":false,"deflate_level":6,)") != std::string::npos, j);
+BOOST_DATA_TEST_CASE(compression_not_offered_when_disabled, shard_counts, cores) {
+  wire_client c = connect(server(cores, "no_compression"));
+  // --snappy=false --deflate=false: neither is chosen, so asking for both is no conflict.
+  std::string j = identify_json(c, R"({"feature_negotiation":true,"deflate":true,"deflate_level":3,"snappy":true})");
+  BOOST_TEST(j.find(R"("deflate":false,"deflate_level":6,"max_deflate_level":6,"snappy":false,)") != std::string::npos, j);
   sync(c, cores);  // no upgrade happened: plain frames still
+}
+
+BOOST_DATA_TEST_CASE(snappy_upgrade_bytes_and_traffic, shard_counts, cores) {
+  auto& srv = server(cores);
+  std::string topic = unique_name("snappy", cores);
+  wire_client c = connect(srv);
+  std::string j = identify_compressed(c, R"({"feature_negotiation":true,"snappy":true})");
+  BOOST_TEST(j.find(R"("deflate":false,"deflate_level":6,"max_deflate_level":6,"snappy":true,)") != std::string::npos, j);
+  compressed_client z(c, compressed_client::snappy);
+  BOOST_TEST(z.read_frame() == ok_frame);  // the first thing in the compressed stream
+  // The stream starts with the identifier, then one stored chunk holding the OK frame.
+  const std::string ok_bytes = be32(6) + be32(0) + "OK";
+  BOOST_TEST(z.raw() == snappy_identifier + "\x01" + le32(4 + 10).substr(0, 3) + le32(snappy_crc(ok_bytes)) + ok_bytes);
+  pub_sub_through(z, topic, cores);
+  std::string s = stats_json(srv, topic);
+  BOOST_TEST(s.find(R"("deflate":false,"snappy":true,)") != std::string::npos, s);
+}
+
+BOOST_DATA_TEST_CASE(deflate_upgrade_and_traffic, shard_counts, cores) {
+  auto& srv = server(cores);
+  std::string topic = unique_name("deflate", cores);
+  wire_client c = connect(srv);
+  std::string j = identify_compressed(c, R"({"feature_negotiation":true,"deflate":true,"deflate_level":3})");
+  BOOST_TEST(j.find(R"("deflate":true,"deflate_level":3,"max_deflate_level":6,"snappy":false,)") != std::string::npos, j);
+  compressed_client z(c, compressed_client::deflate, 3);
+  BOOST_TEST(z.read_frame() == ok_frame);
+  // Raw DEFLATE, sync-flushed: the OK arrives whole, ending with an empty stored block.
+  BOOST_TEST(z.raw().ends_with(std::string("\x00\x00\xff\xff", 4)));
+  pub_sub_through(z, topic, cores);
+  std::string s = stats_json(srv, topic);
+  BOOST_TEST(s.find(R"("deflate":true,"snappy":false,)") != std::string::npos, s);
+}
+
+BOOST_DATA_TEST_CASE(deflate_level_defaults_and_clamps, shard_counts, cores) {
+  {  // no level asked: 6
+    wire_client c = connect(server(cores));
+    std::string j = identify_compressed(c, R"({"feature_negotiation":true,"deflate":true})");
+    BOOST_TEST(j.find(R"("deflate":true,"deflate_level":6,)") != std::string::npos, j);
+    compressed_client z(c, compressed_client::deflate);
+    BOOST_TEST(z.read_frame() == ok_frame);
+  }
+  {  // above --max-deflate-level=4: 4
+    auto& lim = server(cores, "limits");
+    wire_client c = connect(lim);
+    std::string j = identify_compressed(c, R"({"feature_negotiation":true,"deflate":true,"deflate_level":9})");
+    BOOST_TEST(j.find(R"("deflate":true,"deflate_level":4,"max_deflate_level":4,)") != std::string::npos, j);
+    compressed_client z(c, compressed_client::deflate, 4);
+    BOOST_TEST(z.read_frame() == ok_frame);
+    z.send_command("PUB " + unique_name("clamped", cores), std::string_view("x"));
+    BOOST_TEST(z.read_frame() == ok_frame);
+  }
+}
+
+BOOST_DATA_TEST_CASE(commands_pipelined_after_the_upgrade_are_compressed, shard_counts, cores) {
+  // Bytes sent right behind IDENTIFY, before its answer, already belong to the new stream.
+  for (auto k : {compressed_client::snappy, compressed_client::deflate}) {
+    wire_client c = connect(server(cores));
+    std::string json = k == compressed_client::snappy ? R"({"feature_negotiation":true,"snappy":true})"
+                                                      : R"({"feature_negotiation":true,"deflate":true})";
+    // A throwaway encoder builds the compressed bytes; compressed_client keeps encoding on
+    // from a fresh state, so it is only used for reading here.
+    std::string topic = unique_name("pipelined", cores);
+    std::string plain = compressed_client::command_bytes("PUB " + topic, std::string_view("early")) +
+                        compressed_client::command_bytes("NOP");
+    std::string packed;
+    if (k == compressed_client::snappy) {
+      std::string piece;
+      snappy::Compress(plain.data(), plain.size(), &piece);
+      std::string payload = le32(snappy_crc(plain)) + piece;
+      packed = snappy_identifier + '\x00' + le32(std::uint32_t(payload.size())).substr(0, 3) + payload;
+    } else {
+      z_stream zs{};
+      BOOST_REQUIRE(deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+      packed.resize(deflateBound(&zs, uLong(plain.size())) + 64);
+      zs.next_in = reinterpret_cast<Bytef*>(plain.data());
+      zs.avail_in = uInt(plain.size());
+      zs.next_out = reinterpret_cast<Bytef*>(packed.data());
+      zs.avail_out = uInt(packed.size());
+      ::deflate(&zs, Z_SYNC_FLUSH);
+      packed.resize(packed.size() - zs.avail_out);
+      deflateEnd(&zs);
+    }
+    c.send("IDENTIFY\n" + be32(std::uint32_t(json.size())) + json + packed);
+    frame f = c.read_frame();
+    BOOST_REQUIRE(f.type == frame_response);
+    compressed_client z(c, k);
+    BOOST_TEST(z.read_frame() == ok_frame);  // the upgrade's OK
+    BOOST_TEST(z.read_frame() == ok_frame);  // the pipelined PUB's
+    wire_client k2 = consumer(server(cores), topic, "ch", 1);
+    BOOST_TEST(read_message(k2).body == "early");
+  }
+}
+
+BOOST_DATA_TEST_CASE(corrupt_compressed_input_closes_the_connection, shard_counts, cores) {
+  auto& srv = server(cores);
+  {
+    wire_client c = connect(srv);
+    identify_compressed(c, R"({"feature_negotiation":true,"snappy":true})");
+    compressed_client z(c, compressed_client::snappy);
+    BOOST_TEST(z.read_frame() == ok_frame);
+    c.send("NOP\n");  // plain text where the stream identifier must be
+    BOOST_TEST(z.expect_closed());
+  }
+  {
+    wire_client c = connect(srv);
+    identify_compressed(c, R"({"feature_negotiation":true,"snappy":true})");
+    compressed_client z(c, compressed_client::snappy);
+    BOOST_TEST(z.read_frame() == ok_frame);
+    std::string chunk = z.encode("NOP\n");  // identifier + chunk, checksum broken
+    chunk[14] ^= 0x01;
+    c.send(chunk);
+    BOOST_TEST(z.expect_closed());
+  }
+  {
+    wire_client c = connect(srv);
+    identify_compressed(c, R"({"feature_negotiation":true,"deflate":true})");
+    compressed_client z(c, compressed_client::deflate);
+    BOOST_TEST(z.read_frame() == ok_frame);
+    c.send(std::string("\xff\xff\xff\xff", 4));  // block type 3: invalid DEFLATE
+    BOOST_TEST(z.expect_closed());
+  }
+  expect_alive(srv, cores);
 }
 
 BOOST_DATA_TEST_CASE(after_sub_is_fatal, shard_counts, cores) {

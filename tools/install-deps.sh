@@ -6,6 +6,7 @@ packages=(
   liburing-dev
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
   libtomlplusplus-dev
+  libsnappy-dev zlib1g-dev
   python3
 )
 # Node.js runs the interop tests with nsqjs from npm (any Node >= 18 will do).

@@ -48,9 +48,6 @@ run_suites() {  # $1 = build dir, $2 = label
 # features land (README, Status).
 not_built=(
   'persist\.'  'datadir\.'  'ephemeral\.not_persisted'      # durability issue: disk queues, nsqd.dat
-  'identify\.deflate' 'identify\.snappy'                       # compression streams
-  'auth\.success_and_permissions' 'auth\.server_failures'     # the auth server client
-  'http\.stats_e2e_percentiles'                                # e2e latency percentiles
 )
 run_conformance() {  # $1 = nsqd binary, $2 = label, $3 = extra args
   local out line name p=0 f=0 k=0 pattern

@@ -40,7 +40,12 @@ channel::channel(topic& owner, std::string name)
       _ephemeral(is_ephemeral(_name)),
       _in_flight_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
       _deferred_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
-      _remote_demand(owner.shard().shard_count(), false) {}
+      _remote_demand(owner.shard().shard_count(), false) {
+  const options& opts = owner.shard().opts();
+  if (!opts.e2e_processing_latency_percentiles.empty())
+    _e2e.emplace(opts.e2e_processing_latency_window_time, opts.e2e_processing_latency_percentiles,
+                 unix_now_ns());
+}
 
 channel::~channel() = default;
 
@@ -107,7 +112,12 @@ channel_stats channel::snapshot(bool include_clients) const {
   out.paused = _paused;
   if (include_clients)
     for (consumer* con : _consumers) out.clients.push_back(stats_of(*con));
+  out.e2e = e2e_summary();
   return out;
+}
+
+latency_summary channel::e2e_summary() const {
+  return _e2e ? _e2e->summary(unix_now_ns()) : latency_summary{};
 }
 
 void channel::ready(consumer&) { pump(); }
@@ -123,7 +133,7 @@ void channel::put(message m) {
                                 _queue.size(), " messages); overflow to disk is not built yet");
   }
   pump();
-  if (!_queue.empty()) wake_remote_demand();
+  if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
 }
 
 void channel::put_deferred(message m, std::int64_t due_ns) {
@@ -136,7 +146,7 @@ void channel::put_deferred(message m, std::int64_t due_ns) {
 void channel::requeue_now(message m) {
   _queue.push_back(std::move(m));
   pump();
-  if (!_queue.empty()) wake_remote_demand();
+  if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
 }
 
 void channel::deliver(consumer& c, message m) {
@@ -242,6 +252,7 @@ channel::result channel::finish(consumer& c, const message_id& id) {
   auto it = _in_flight.find(id);
   if (it == _in_flight.end()) return result::not_in_flight;
   if (it->second.owner != c.id()) return result::not_owner;
+  if (_e2e) _e2e->record(it->second.msg.timestamp, unix_now_ns());
   _in_flight_pq.remove(&it->second);
   _in_flight.erase(it);
   --c.counters.in_flight;
@@ -299,7 +310,7 @@ bool channel::process_due(std::int64_t now_ns) {
   }
   if (dirty) {
     pump();
-    if (!_queue.empty()) wake_remote_demand();
+    if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
   }
   return dirty;
 }
@@ -490,17 +501,17 @@ std::vector<message> broker_shard::give_batch(const std::string& topic_name, con
   topic* t = find_topic(topic_name);
   channel* c = t ? t->find_channel(name) : nullptr;
   if (!c) return out;
-  // Keep what local consumers can take right now; hand over the rest of the backlog.
-  size_t n = std::min({want, c->_queue.size(), max_steal_batch});
+  // Messages a local sampling consumer declined go first (they are for other consumers),
+  // then the queue's backlog.
+  size_t n = std::min({want, c->_declined.size() + c->_queue.size(), max_steal_batch});
   if (n == 0) {
     c->_remote_demand[starving_shard] = true;
     return out;
   }
   out.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(std::move(c->_queue.front()));
-    c->_queue.pop_front();
-  }
+  for (; out.size() < n && !c->_declined.empty(); c->_declined.pop_front())
+    out.push_back(std::move(c->_declined.front().first));
+  for (; out.size() < n; c->_queue.pop_front()) out.push_back(std::move(c->_queue.front()));
   return out;
 }
 
@@ -590,6 +601,7 @@ std::vector<topic_stats> broker_shard::snapshot(const std::string& topic_filter,
     ts.message_bytes = tc.message_bytes;
     ts.paused = t->paused();
     for (auto& [cname, c] : t->_channels) {
+      ts.e2e.add(c->e2e_summary());  // the topic's latency merges all its channels (SPEC D.10)
       if (!channel_filter.empty() && cname != channel_filter) continue;
       ts.channels.push_back(c->snapshot(include_clients));
     }

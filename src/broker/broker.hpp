@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -31,6 +32,7 @@
 #include "broker/message_id.hpp"
 #include "broker/options.hpp"
 #include "broker/pqueue.hpp"
+#include "broker/quantile.hpp"
 #include "broker/stats.hpp"
 #include "core/log.hpp"
 #include "core/reactor.hpp"
@@ -85,6 +87,8 @@ class channel {
   bool paused() const noexcept { return _paused; }
   // This part's share of the channel's stats, with its clients.
   channel_stats snapshot(bool include_clients) const;
+  // This part's e2e latency window as of now (no percentiles when none are configured).
+  latency_summary e2e_summary() const;
 
   // Stats of this part.
   struct counters {
@@ -156,6 +160,9 @@ class channel {
   std::uint64_t _requeue_count = 0;
   std::uint64_t _timeout_count = 0;
   std::uint64_t _overflow_count = 0;
+  // FIN latencies, when --e2e-processing-latency-percentile is set. Mutable: reading it
+  // moves the window and flushes buffered samples, which changes nothing it reports.
+  mutable std::optional<latency_window> _e2e;
 };
 
 // ---- topic ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ void add_channel(channel_stats& total, channel_stats&& part) {
   total.client_count += part.client_count;
   total.paused = total.paused || part.paused;
   for (auto& c : part.clients) total.clients.push_back(std::move(c));
+  total.e2e.add(std::move(part.e2e));
 }
 
 }  // namespace
@@ -34,6 +35,7 @@ void merge_stats(std::vector<topic_stats>& total, std::vector<topic_stats>&& par
       it->message_count += t.message_count;
       it->message_bytes += t.message_bytes;
       it->paused = it->paused || t.paused;
+      it->e2e.add(std::move(t.e2e));
       for (channel_stats& c : t.channels) {
         auto ct = std::find_if(it->channels.begin(), it->channels.end(),
                                [&](const channel_stats& x) { return x.name == c.name; });

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "broker/quantile.hpp"
+
 namespace nsqd::broker {
 
 // One TCP client as /stats shows it (upstream's ClientStats); the protocol fills the
@@ -57,6 +59,7 @@ struct channel_stats {
   std::int64_t client_count = 0;
   bool paused = false;
   std::vector<client_stats> clients;
+  latency_summary e2e;  // this channel's latency window(s); evaluate() gives /stats' numbers
 };
 
 struct topic_stats {
@@ -67,6 +70,9 @@ struct topic_stats {
   std::uint64_t message_bytes = 0;
   bool paused = false;
   std::vector<channel_stats> channels;  // sorted by name after merge
+  // Every channel's window merged (all channels, even those a channel filter leaves out);
+  // no percentiles when the topic has no channel.
+  latency_summary e2e;
 };
 
 // Adds `part` (one shard's snapshot) into `total`, matching topics and channels by name.

@@ -1,10 +1,18 @@
 #include "net/connection.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/io.hpp"
 
 namespace nsqd::net {
+
+namespace {
+
+constexpr size_t compressed_recv_size = 16 * 1024;  // per recv into the decoder
+constexpr size_t keep_capacity = 1024 * 1024;       // _packed shrinks back after a burst
+
+}  // namespace
 
 connection::connection(unique_fd fd, size_t initial_buffer)
     : _fd(std::move(fd)), _remote(peer_name(_fd.get())), _in(initial_buffer) {}
@@ -25,6 +33,12 @@ core::task<bool> connection::receive_more() {
       _in.resize(_in.size() * 2);
     }
   }
+  if (_decoder) {
+    size_t got = co_await decode_some(_in.data() + _end, _in.size() - _end);
+    if (got == 0) co_return false;
+    _end += got;
+    co_return true;
+  }
   int n;
   if (_read_timeout.count() > 0)
     n = co_await core::recv(_fd.get(), _in.data() + _end, _in.size() - _end).timeout(_read_timeout);
@@ -36,6 +50,28 @@ core::task<bool> connection::receive_more() {
   }
   _end += size_t(n);
   co_return true;
+}
+
+core::task<size_t> connection::decode_some(char* dst, size_t cap) {
+  for (;;) {
+    std::ptrdiff_t got = _decoder->read(dst, cap);
+    if (got > 0) co_return size_t(got);
+    if (got != stream_decoder::need_input) {
+      _last_error = got == stream_decoder::corrupt ? EPROTO : 0;
+      co_return 0;
+    }
+    char* into = _decoder->prepare(compressed_recv_size);
+    int n;
+    if (_read_timeout.count() > 0)
+      n = co_await core::recv(_fd.get(), into, compressed_recv_size).timeout(_read_timeout);
+    else
+      n = co_await core::recv(_fd.get(), into, compressed_recv_size);
+    if (n <= 0) {
+      _last_error = n == 0 ? 0 : -n;
+      co_return 0;
+    }
+    _decoder->commit(size_t(n));
+  }
 }
 
 core::task<bool> connection::fill(size_t n) {
@@ -87,10 +123,53 @@ core::task<std::optional<std::string_view>> connection::read_line(size_t limit) 
   }
 }
 
+core::task<bool> connection::read_exact(char* dst, size_t n) {
+  const size_t got_buffered = std::min(_end - _begin, n);
+  if (got_buffered > 0) std::memcpy(dst, _in.data() + _begin, got_buffered);
+  consume(got_buffered);
+  size_t got = got_buffered;
+  while (got < n) {
+    if (_decoder) {
+      size_t k = co_await decode_some(dst + got, n - got);
+      if (k == 0) co_return false;
+      got += k;
+      continue;
+    }
+    int r;
+    if (_read_timeout.count() > 0)
+      r = co_await core::recv(_fd.get(), dst + got, n - got).timeout(_read_timeout);
+    else
+      r = co_await core::recv(_fd.get(), dst + got, n - got);
+    if (r <= 0) {
+      _last_error = r == 0 ? 0 : -r;
+      co_return false;
+    }
+    got += size_t(r);
+  }
+  co_return true;
+}
+
+void connection::set_compression(std::unique_ptr<stream_decoder> decoder,
+                                 std::unique_ptr<stream_encoder> encoder) {
+  _decoder = std::move(decoder);
+  _encoder = std::move(encoder);
+  if (_end > _begin) _decoder->feed({_in.data() + _begin, _end - _begin});
+  _begin = _end = _scanned = 0;
+}
+
+std::string_view connection::wire_bytes(std::string_view data) {
+  if (!_encoder) return data;
+  _packed.clear();
+  if (_packed.capacity() > keep_capacity && data.size() < keep_capacity / 2) _packed.shrink_to_fit();
+  _encoder->encode(data, _packed);
+  return _packed;
+}
+
 core::task<bool> connection::flush() {
+  const std::string_view data = wire_bytes(_out);
   size_t sent = 0;
-  while (sent < _out.size()) {
-    int n = co_await core::send(_fd.get(), _out.data() + sent, _out.size() - sent);
+  while (sent < data.size()) {
+    int n = co_await core::send(_fd.get(), data.data() + sent, data.size() - sent);
     if (n <= 0) {
       _last_error = n == 0 ? EPIPE : -n;
       _out.clear();

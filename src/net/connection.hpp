@@ -7,14 +7,21 @@
 // flush() sends them with as few sends as the kernel allows. All reads obey the read
 // timeout, if set, and the coroutine's cancellation (both end the connection: a peer that
 // hangs up, times out or is cancelled is a normal end, not an error).
+//
+// Compression (V2 IDENTIFY upgrade): once set_compression() is called, received bytes pass
+// through the decoder before they reach buffered() (the parser does not change), and
+// wire_bytes() compresses what is about to be sent. Without it, reads land straight in the
+// buffer or the caller's memory and wire_bytes() returns its input: no extra copy.
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/task.hpp"
+#include "net/compression.hpp"
 #include "net/socket.hpp"
 
 namespace nsqd::net {
@@ -42,16 +49,36 @@ class connection {
   // (the caller consumes line.size() + 1 when done with it). nullopt when the stream ended
   // first, or when `limit` bytes are buffered without a '\n' (line_too_long() then says so).
   core::task<std::optional<std::string_view>> read_line(size_t limit);
+  // Reads exactly n bytes into dst: the buffered ones first (consumed), then more (straight
+  // from the socket into dst when not compressed). False as fill() is.
+  core::task<bool> read_exact(char* dst, size_t n);
   bool line_too_long() const noexcept { return _too_long; }
+  // Why the last read or flush failed: 0 (peer closed or ended its compressed stream), the
+  // errno of the failed recv/send (ETIMEDOUT, ECANCELED, ...), or EPROTO (corrupt
+  // compressed stream).
   int last_error() const noexcept { return _last_error; }
+
+  // ---- compression ----
+  // Switches both directions to a compressed stream. Bytes already buffered and not consumed
+  // are the start of the compressed stream (a client may pipeline after the upgrade command).
+  // Call it only when no send is in progress.
+  void set_compression(std::unique_ptr<stream_decoder> decoder, std::unique_ptr<stream_encoder> encoder);
+  bool compressed() const noexcept { return _encoder != nullptr; }
 
   // ---- output ----
   std::string& out() noexcept { return _out; }
-  // Sends all of out() and clears it. False if the send failed (peer gone).
+  // Sends all of out() (compressed, if set) and clears it. False if the send failed.
   core::task<bool> flush();
+  // What goes on the wire for `data`: `data` itself, or its compressed form (valid until the
+  // next call). Every byte sent on this connection must pass through here exactly once, in
+  // order, once compression may be on.
+  std::string_view wire_bytes(std::string_view data);
 
  private:
   core::task<bool> receive_more();
+  // Decompresses at least one byte into dst, receiving as needed. > 0, or 0 with
+  // _last_error set when the stream ended or failed.
+  core::task<size_t> decode_some(char* dst, size_t cap);
 
   unique_fd _fd;
   std::string _remote;
@@ -63,6 +90,9 @@ class connection {
   std::chrono::nanoseconds _read_timeout{0};
   int _last_error = 0;
   bool _too_long = false;
+  std::unique_ptr<stream_decoder> _decoder;  // both set, or neither
+  std::unique_ptr<stream_encoder> _encoder;
+  std::string _packed;  // the last wire_bytes() result, when compressed
 };
 
 }  // namespace nsqd::net

@@ -288,7 +288,6 @@ core::task<http_response> http_api::stats(const http_request& req, const std::st
   doc.start_time = _shared.start_time;
   doc.include_clients = bool_param(param("include_clients")).value_or(true);
   if (bool_param(param("include_mem")).value_or(true)) doc.memory = read_memory_stats();
-  doc.percentiles = opts().e2e_processing_latency_percentiles;
   doc.topics = co_await _broker.gather_stats(topic, channel, doc.include_clients);
   // A topic filter that names no topic gives `null`; one whose topic lacks the channel, `[]`.
   doc.topics_null = !topic.empty() && doc.topics.empty() &&

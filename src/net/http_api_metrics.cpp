@@ -2,6 +2,8 @@
 
 #include <functional>
 
+#include "broker/go_syntax.hpp"
+
 namespace nsqd::net {
 
 namespace {
@@ -36,6 +38,14 @@ class writer {
     _out += std::to_string(value);
     _out += '\n';
   }
+  void sample(std::string_view labels, double value) {
+    _out += _name;
+    _out += '{';
+    _out += labels;
+    _out += "} ";
+    _out += broker::go::format_float(value);
+    _out += '\n';
+  }
 
  private:
   std::string& _out;
@@ -48,6 +58,16 @@ std::string topic_label(const broker::topic_stats& t) {
 
 std::string channel_labels(const broker::topic_stats& t, const broker::channel_stats& c) {
   return topic_label(t) + ",channel=\"" + escape_label_value(c.name) + "\"";
+}
+
+// e2e latency of one topic or channel (nothing where there is no window): seconds at each
+// quantile, or FINs in the window.
+void e2e_quantiles(writer& w, const std::string& labels, const broker::latency_summary& e2e) {
+  for (const auto& p : broker::evaluate(e2e).percentiles)
+    w.sample(labels + ",quantile=\"" + broker::go::format_float(p.quantile) + "\"", p.value / 1e9);
+}
+void e2e_count(writer& w, const std::string& labels, const broker::latency_summary& e2e) {
+  if (!e2e.percentiles.empty()) w.sample(labels, broker::evaluate(e2e).count);
 }
 
 }  // namespace
@@ -127,6 +147,26 @@ std::string render_metrics(const metrics_snapshot& m) {
                  [](const auto& c) { return c.client_count; });
   channel_family("nsqd_channel_paused", "gauge", "1 while the channel is paused.",
                  [](const auto& c) { return std::int64_t(c.paused); });
+
+  // Only with --e2e-processing-latency-percentile (then every topic with a channel has a window).
+  bool e2e = false;
+  for (const auto& t : m.topics) e2e = e2e || !t.e2e.percentiles.empty();
+  if (e2e) {
+    w.family("nsqd_topic_e2e_processing_latency_seconds", "gauge",
+             "Publish-to-FIN latency at each configured quantile, the topic's channels merged.");
+    for (const auto& t : m.topics) e2e_quantiles(w, topic_label(t), t.e2e);
+    w.family("nsqd_topic_e2e_processing_latency_samples", "gauge",
+             "Messages finished in the latency window, over the topic's channels.");
+    for (const auto& t : m.topics) e2e_count(w, topic_label(t), t.e2e);
+    w.family("nsqd_channel_e2e_processing_latency_seconds", "gauge",
+             "Publish-to-FIN latency of the channel at each configured quantile.");
+    for (const auto& t : m.topics)
+      for (const auto& c : t.channels) e2e_quantiles(w, channel_labels(t, c), c.e2e);
+    w.family("nsqd_channel_e2e_processing_latency_samples", "gauge",
+             "Messages finished in the channel's latency window.");
+    for (const auto& t : m.topics)
+      for (const auto& c : t.channels) e2e_count(w, channel_labels(t, c), c.e2e);
+  }
 
   using shard_value = std::function<std::uint64_t(const core::reactor::counters&)>;
   const auto shard_family = [&](std::string_view name, std::string_view help,

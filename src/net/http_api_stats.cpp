@@ -22,26 +22,26 @@ std::string boolean(bool b) { return b ? "true" : "false"; }
 std::string left(std::int64_t v, std::size_t width) { return pad_right(num(v), width); }
 std::string left(std::uint64_t v, std::size_t width) { return pad_right(num(v), width); }
 
-// {"count":0,"percentiles":null}, or one entry per configured quantile (keys sorted, as Go
-// writes a map). `has_samples_stream`: upstream has a latency stream here (a channel, or a
-// topic with channels) when percentiles are configured.
-std::string e2e_json(const std::vector<double>& percentiles, bool has_stream) {
-  if (percentiles.empty() || !has_stream) return R"({"count":0,"percentiles":null})";
-  std::string out = R"({"count":0,"percentiles":[)";
-  for (std::size_t i = 0; i < percentiles.size(); ++i) {
+// {"count":N,"percentiles":[{"quantile":q,"value":ns},...]} (each entry's keys sorted, as Go
+// writes a map), or {"count":0,"percentiles":null} where there is no latency window.
+std::string e2e_json(const broker::latency_summary& e2e) {
+  const broker::latency_result r = broker::evaluate(e2e);
+  if (r.percentiles.empty()) return R"({"count":0,"percentiles":null})";
+  std::string out = "{\"count\":" + num(r.count) + ",\"percentiles\":[";
+  for (std::size_t i = 0; i < r.percentiles.size(); ++i) {
     if (i) out += ',';
-    out += R"({"quantile":)" + broker::go::json_float(percentiles[i]) + R"(,"value":0})";
+    out += "{\"quantile\":" + broker::go::json_float(r.percentiles[i].quantile) +
+           ",\"value\":" + broker::go::json_float(r.percentiles[i].value) + "}";
   }
   return out + "]}";
 }
 
 // The e2e list of the text format: each value human-readable, ", "-joined.
-std::string e2e_text(const std::vector<double>& percentiles, bool has_stream) {
-  if (!has_stream) return {};
+std::string e2e_text(const broker::latency_summary& e2e) {
   std::string out;
-  for (std::size_t i = 0; i < percentiles.size(); ++i) {
-    if (i) out += ", ";
-    out += nanoseconds_to_human(0);
+  for (const auto& p : broker::evaluate(e2e).percentiles) {
+    if (!out.empty()) out += ", ";
+    out += nanoseconds_to_human(p.value);
   }
   return out;
 }
@@ -70,7 +70,7 @@ std::string channel_json(const broker::channel_stats& c, const stats_document& d
     out += ']';
   }
   out += ",\"paused\":" + boolean(c.paused);
-  out += ",\"e2e_processing_latency\":" + e2e_json(doc.percentiles, true);
+  out += ",\"e2e_processing_latency\":" + e2e_json(c.e2e);
   return out + "}";
 }
 
@@ -85,7 +85,7 @@ std::string topic_json(const broker::topic_stats& t, const stats_document& doc) 
   out += ",\"message_count\":" + num(t.message_count);
   out += ",\"message_bytes\":" + num(t.message_bytes);
   out += ",\"paused\":" + boolean(t.paused);
-  out += ",\"e2e_processing_latency\":" + e2e_json(doc.percentiles, !t.channels.empty());
+  out += ",\"e2e_processing_latency\":" + e2e_json(t.e2e);
   return out + "}";
 }
 
@@ -248,7 +248,7 @@ std::string stats_text(const stats_document& doc, std::string_view version_line)
     out += "[" + pad_right(t.name, 15) + "] depth: " + left(t.depth, 5);
     out += " be-depth: " + left(t.backend_depth, 5);
     out += " msgs: " + left(t.message_count, 8);
-    out += " e2e%: " + e2e_text(doc.percentiles, !t.channels.empty()) + "\n";
+    out += " e2e%: " + e2e_text(t.e2e) + "\n";
     for (const broker::channel_stats& c : t.channels) {
       out += c.paused ? "   *P " : "      ";
       out += "[" + pad_right(c.name, 25) + "] depth: " + left(c.depth, 5);
@@ -258,7 +258,7 @@ std::string stats_text(const stats_document& doc, std::string_view version_line)
       out += " re-q: " + left(c.requeue_count, 5);
       out += " timeout: " + left(c.timeout_count, 5);
       out += " msgs: " + left(c.message_count, 8);
-      out += " e2e%: " + e2e_text(doc.percentiles, true) + "\n";
+      out += " e2e%: " + e2e_text(c.e2e) + "\n";
       for (const broker::client_stats& cl : c.clients)
         out += "        " + client_text(cl, doc.now) + "\n";
     }

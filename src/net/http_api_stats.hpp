@@ -46,10 +46,8 @@ struct stats_document {
   bool include_clients = true;
   std::vector<broker::client_stats> producers;  // TCP connections that published
   std::optional<memory_stats> memory;           // include_mem
-  // --e2e-processing-latency-percentile, in the order given. While the broker keeps no latency
-  // samples, each channel (and each topic with channels) shows count 0 and value 0 for every
-  // configured quantile; with none configured, upstream's {"count":0,"percentiles":null}.
-  std::vector<double> percentiles;
+  // e2e_processing_latency comes from each topic's and channel's `e2e` summary (the
+  // configured percentiles travel with it).
 };
 
 // `/stats?format=json`.

@@ -71,6 +71,14 @@ void client::start_close() {
   if (_messages_waiting) urgent();
 }
 
+auth_params client::auth_request(std::string secret) const {
+  auth_params p;
+  p.remote_ip = remote_ip_of(remote_address());
+  p.tls = false;  // TLS is not built yet: no connection is TLS, no peer certificate
+  p.secret = std::move(secret);
+  return p;
+}
+
 void client::published(const std::string& topic, std::uint64_t n) {
   if (_pub_counts.empty()) _broker.add_producer(*this);
   for (pub_count& p : _pub_counts)
@@ -98,10 +106,14 @@ void client::describe(broker::client_stats& out) const {
   out.ready_count = _ready_count;
   out.connect_ts = _connect_ts;
   out.sample_rate = _settings.sample_rate;
-  out.deflate = false;  // compression and TLS are not built yet
-  out.snappy = false;
+  out.deflate = _compression == compression::deflate;
+  out.snappy = _compression == compression::snappy;
   out.user_agent = _identity.user_agent;
   out.authed = has_authorizations();
+  if (const auth_state* a = _auth.state()) {
+    out.auth_identity = a->identity;
+    out.auth_identity_url = a->identity_url;
+  }
   out.topology_zone = _identity.topology_zone;
   out.topology_region = _identity.topology_region;
   out.pub_counts.clear();
@@ -160,6 +172,23 @@ core::task<void> client::wait_output_room() {
   }
 }
 
+core::task<bool> client::flush_output() {
+  // _sending is not empty while the writer is sending it.
+  while (!_ending && (!_out.empty() || !_sending.empty())) {
+    urgent();
+    _drained.reset();
+    int r = co_await _drained.wait();
+    if (r < 0) co_return false;
+  }
+  co_return !_ending;
+}
+
+void client::start_compression(compression kind, std::unique_ptr<stream_decoder> decoder,
+                               std::unique_ptr<stream_encoder> encoder) {
+  _conn.set_compression(std::move(decoder), std::move(encoder));
+  _compression = kind;
+}
+
 void client::reader_done() noexcept {
   _reader_done = true;
   _ending = true;
@@ -171,11 +200,12 @@ core::task<bool> client::send_output() {
   _flush_now = false;
   _messages_waiting = false;
   const auto deadline = _settings.heartbeat_interval;  // upstream's write deadline
+  const std::string_view data = _conn.wire_bytes(_sending);  // compressed, if negotiated
   std::size_t sent = 0;
   bool ok = true;
-  while (sent < _sending.size()) {
-    const char* p = _sending.data() + sent;
-    const std::size_t n = _sending.size() - sent;
+  while (sent < data.size()) {
+    const char* p = data.data() + sent;
+    const std::size_t n = data.size() - sent;
     int r;  // (no co_await inside ?: or conditions: GCC 12 miscompiles some of those)
     if (deadline.count() > 0)
       r = co_await core::send(_conn.fd(), p, n).timeout(deadline);

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "core/task.hpp"
 #include "core/task_group.hpp"
 #include "net/connection.hpp"
+#include "net/v2_auth.hpp"
 #include "net/v2_identify.hpp"
 #include "net/v2_wake.hpp"
 
@@ -84,8 +86,11 @@ class client final : public broker::consumer {
   // CLS: RDY 0, state closing (FIN/REQ/TOUCH still accepted; the client closes the socket).
   void start_close();
 
-  // Auth (D.12). TODO(auth): the auth server client is not built; no client is authorized.
-  bool has_authorizations() const noexcept { return false; }
+  // Auth (D.12): the AUTH secret and the auth server's last answer (v2_auth.hpp).
+  auth_session& auth() noexcept { return _auth; }
+  bool has_authorizations() const noexcept { return _auth.has_authorizations(); }
+  // What the auth servers are told about this connection (AUTH's `secret` added).
+  auth_params auth_request(std::string secret) const;
 
   // A PUB/MPUB/DPUB of `n` messages to `topic` succeeded (pub_counts in /stats).
   void published(const std::string& topic, std::uint64_t n);
@@ -96,6 +101,16 @@ class client final : public broker::consumer {
   // Back-pressure: returns once the unsent output is below a bound (or the connection is
   // ending), so a client that pipelines commands without reading cannot grow it forever.
   core::task<void> wait_output_room();
+  // Sends everything queued now and waits until it is on the wire and no send is in
+  // progress. False if the connection is ending. (IDENTIFY: the negotiation answer goes out
+  // plain before the stream switches to compression.)
+  core::task<bool> flush_output();
+
+  // ---- compression (IDENTIFY) ----
+  enum class compression { none, snappy, deflate };
+  // Both directions switch to `kind` now (after flush_output()); /stats shows it.
+  void start_compression(compression kind, std::unique_ptr<stream_decoder> decoder,
+                         std::unique_ptr<stream_encoder> encoder);
   // The reader has ended: the writer sends what is queued and ends too.
   void reader_done() noexcept;
   // The connection is ending (writer failed or reader ended): no more deliveries.
@@ -135,6 +150,8 @@ class client final : public broker::consumer {
   broker::channel* _channel = nullptr;
   std::int64_t _ready_count = 0;
   std::vector<pub_count> _pub_counts;  // in order of first publish
+  auth_session _auth;
+  compression _compression = compression::none;
 
   std::string _out;      // appended to by the reader and deliver(); taken by the writer
   std::string _sending;  // what the writer is sending now

@@ -1,6 +1,8 @@
 #include "net/v2_commands.hpp"
 
+#include <cerrno>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,7 +12,9 @@
 #include "broker/names.hpp"
 #include "core/io.hpp"
 #include "net/command.hpp"
+#include "net/compression.hpp"
 #include "net/frame.hpp"
+#include "net/v2_auth.hpp"
 #include "net/v2_identify.hpp"
 
 namespace nsqd::net::v2 {
@@ -42,26 +46,7 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
 
 // ---- reading bodies ---------------------------------------------------------------------------
 
-// Reads exactly n bytes into dst: first what the connection has buffered, then straight from
-// the socket. False if the stream ended, timed out or was cancelled first.
-core::task<bool> read_exact(client& c, char* dst, std::size_t n) {
-  connection& conn = c.conn();
-  std::string_view have = conn.buffered();
-  std::size_t got = std::min(have.size(), n);
-  std::memcpy(dst, have.data(), got);
-  conn.consume(got);
-  const auto timeout = c.read_timeout();
-  while (got < n) {
-    int r;  // (no co_await inside ?: or conditions: GCC 12 miscompiles some of those)
-    if (timeout.count() > 0)
-      r = co_await core::recv(conn.fd(), dst + got, n - got).timeout(timeout);
-    else
-      r = co_await core::recv(conn.fd(), dst + got, n - got);
-    if (r <= 0) co_return false;
-    got += std::size_t(r);
-  }
-  co_return true;
-}
+// Bodies are read with connection::read_exact, under the read deadline read_loop sets.
 
 // A big-endian int32 (sizes and counts); nullopt if the stream ended first.
 core::task<std::optional<std::int32_t>> read_i32(client& c) {
@@ -75,7 +60,7 @@ core::task<std::optional<std::int32_t>> read_i32(client& c) {
 
 core::task<std::optional<broker::message_body>> read_body(client& c, std::int32_t size) {
   broker::message_body body = broker::message_body::allocate(std::size_t(size));
-  bool ok = co_await read_exact(c, body.mutable_data(), std::size_t(size));
+  bool ok = co_await c.conn().read_exact(body.mutable_data(), std::size_t(size));
   if (!ok) co_return std::nullopt;
   co_return body;
 }
@@ -89,7 +74,7 @@ core::task<outcome> read_small_body(client& c, std::string_view cmd, std::string
     co_return fatal("E_BAD_BODY", std::string(cmd) + " body too big " + str(*size) + " > " + str(max));
   if (*size <= 0) co_return fatal("E_BAD_BODY", std::string(cmd) + " invalid body size " + str(*size));
   out.resize(std::size_t(*size));
-  bool ok = co_await read_exact(c, out.data(), out.size());
+  bool ok = co_await c.conn().read_exact(out.data(), out.size());
   if (!ok) co_return fatal("E_BAD_BODY", std::string(cmd) + " failed to read body");
   co_return std::nullopt;
 }
@@ -111,16 +96,21 @@ core::task<outcome> read_message(client& c, std::string_view cmd, broker::messag
 
 // ---- auth -------------------------------------------------------------------------------------
 
-// PUB/MPUB/DPUB/SUB when --auth-http-address is set (D.12).
-outcome check_auth(client& c, std::string_view cmd, std::string_view topic, std::string_view channel) {
-  (void)topic;
-  (void)channel;
-  if (c.opts().auth_http_addresses.empty()) return std::nullopt;
-  if (!c.has_authorizations()) return fatal("E_AUTH_FIRST", "AUTH required before "s + std::string(cmd));
-  // TODO(auth): match topic/channel against the cached authorizations, refreshing them after
-  // their ttl: E_AUTH_FAILED "AUTH failed" when the refresh fails, E_UNAUTHORIZED
-  // "AUTH failed for <CMD> on "topic" "channel"" when nothing matches.
-  return std::nullopt;
+// PUB/MPUB/DPUB (channel "") and SUB when --auth-http-address is set (D.12). The answer of
+// the auth servers is asked again once its ttl has run out.
+core::task<outcome> check_auth(client& c, std::string_view cmd, std::string topic, std::string channel) {
+  if (c.opts().auth_http_addresses.empty()) co_return std::nullopt;
+  if (!c.has_authorizations()) co_return fatal("E_AUTH_FIRST", "AUTH required before "s + std::string(cmd));
+  std::string error;
+  auth_session::verdict v = co_await c.auth().authorize(c.opts(), topic, channel, error);
+  if (v == auth_session::verdict::failed) {  // the details are for the log only
+    c.log().warn("PROTOCOL(V2): [", c.remote_address(), "] AUTH failed - ", error);
+    co_return fatal("E_AUTH_FAILED", "AUTH failed");
+  }
+  if (v == auth_session::verdict::unauthorized)
+    co_return fatal("E_UNAUTHORIZED",
+                    "AUTH failed for " + std::string(cmd) + " on " + quoted(topic) + " " + quoted(channel));
+  co_return std::nullopt;
 }
 
 // ---- commands ---------------------------------------------------------------------------------
@@ -146,7 +136,21 @@ core::task<outcome> do_identify(client& c) {
   if (n.conflict)
     co_return fatal("E_IDENTIFY_FAILED", "cannot enable both deflate and snappy compression");
   c.respond(negotiation_json(n, settings, c.opts()));
-  // TLS, snappy and deflate upgrades would follow here: not built, never negotiated.
+  // TLS is not built (never negotiated). Compression: the answer goes out plain, then both
+  // directions switch and "OK" is the first compressed frame.
+  if (!n.snappy && !n.deflate) co_return std::nullopt;
+  const bool snappy = n.snappy;
+  std::unique_ptr<stream_decoder> decoder = snappy ? make_snappy_decoder() : make_deflate_decoder();
+  std::unique_ptr<stream_encoder> encoder =
+      snappy ? make_snappy_encoder() : make_deflate_encoder(n.deflate_level);
+  if (!decoder || !encoder)
+    co_return fatal("E_IDENTIFY_FAILED", snappy ? "IDENTIFY failed to set up snappy" : "IDENTIFY failed to set up deflate");
+  bool flushed = co_await c.flush_output();
+  if (!flushed) co_return std::nullopt;  // the connection is ending: nothing more can be sent
+  c.log().info("PROTOCOL(V2): [", c.remote_address(), "] upgrading connection to ", snappy ? "snappy" : "deflate");
+  c.start_compression(snappy ? client::compression::snappy : client::compression::deflate, std::move(decoder),
+                      std::move(encoder));
+  c.respond("OK");
   co_return std::nullopt;
 }
 
@@ -158,12 +162,14 @@ core::task<outcome> do_auth(client& c, const command_line& cmd) {
   if (bad) co_return bad;
   if (c.has_authorizations()) co_return fatal("E_INVALID", "AUTH already set");
   if (c.opts().auth_http_addresses.empty()) co_return fatal("E_AUTH_DISABLED", "AUTH disabled");
-  // TODO(auth): ask the auth server (D.12) with `secret`; on success answer
-  // {"identity":…,"identity_url":…,"permission_count":N}, or E_UNAUTHORIZED
-  // "AUTH no authorizations found" for an empty list. Until the client exists every AUTH
-  // fails as an unreachable auth server would.
-  c.log().warn("PROTOCOL(V2): [", c.remote_address(), "] AUTH failed - auth server client not built");
-  co_return fatal("E_AUTH_FAILED", "AUTH failed");
+  std::string error = co_await c.auth().authenticate(c.opts(), c.auth_request(std::move(secret)));
+  if (!error.empty()) {  // the details are for the log only
+    c.log().warn("PROTOCOL(V2): [", c.remote_address(), "] AUTH failed ", error);
+    co_return fatal("E_AUTH_FAILED", "AUTH failed");
+  }
+  if (!c.has_authorizations()) co_return fatal("E_UNAUTHORIZED", "AUTH no authorizations found");
+  c.respond(auth_success_json(*c.auth().state()));
+  co_return std::nullopt;
 }
 
 core::task<outcome> do_sub(client& c, const command_line& cmd) {
@@ -177,7 +183,8 @@ core::task<outcome> do_sub(client& c, const command_line& cmd) {
     co_return fatal("E_BAD_TOPIC", "SUB topic name " + quoted(topic) + " is not valid");
   if (!broker::is_valid_channel_name(channel))
     co_return fatal("E_BAD_CHANNEL", "SUB channel name " + quoted(channel) + " is not valid");
-  if (outcome e = check_auth(c, "SUB", topic, channel)) co_return e;
+  outcome denied = co_await check_auth(c, "SUB", topic, channel);
+  if (denied) co_return denied;
   // A channel deleted while we joined it: try once more after 100 ms, as upstream does for
   // exiting ephemeral channels.
   for (int attempt = 0;; ++attempt) {
@@ -310,7 +317,8 @@ core::task<outcome> do_pub(client& c, const command_line& cmd) {
   broker::message_body body;
   outcome bad = co_await read_message(c, "PUB", body);
   if (bad) co_return bad;
-  if (outcome e = check_auth(c, "PUB", topic, "")) co_return e;
+  outcome denied = co_await check_auth(c, "PUB", topic, "");
+  if (denied) co_return denied;
   broker::topic* t = co_await c.broker().get_topic(topic);
   t->publish(std::move(body));
   c.published(topic, 1);
@@ -332,7 +340,8 @@ core::task<outcome> do_dpub(client& c, const command_line& cmd) {
   broker::message_body body;
   outcome bad = co_await read_message(c, "DPUB", body);
   if (bad) co_return bad;
-  if (outcome e = check_auth(c, "DPUB", topic, "")) co_return e;
+  outcome denied = co_await check_auth(c, "DPUB", topic, "");
+  if (denied) co_return denied;
   broker::topic* t = co_await c.broker().get_topic(topic);
   if (*ms == 0)
     t->publish(std::move(body));  // upstream: a zero delay is a plain put
@@ -351,7 +360,8 @@ core::task<outcome> do_mpub(client& c, const command_line& cmd) {
   std::string topic(cmd.arg(0));
   if (!broker::is_valid_topic_name(topic))
     co_return fatal("E_BAD_TOPIC", "E_BAD_TOPIC MPUB topic name " + quoted(topic) + " is not valid");
-  if (outcome e = check_auth(c, "MPUB", topic, "")) co_return e;
+  outcome denied = co_await check_auth(c, "MPUB", topic, "");
+  if (denied) co_return denied;
 
   const std::int64_t max_body = c.opts().max_body_size;
   const std::int64_t max_msg = c.opts().max_msg_size;
@@ -434,6 +444,8 @@ core::task<void> read_loop(client& c) {
     if (!line) {
       if (conn.line_too_long())
         c.log().error("[", c.remote_address(), "] failed to read command - line too long");
+      else if (conn.last_error() == EPROTO)
+        c.log().error("[", c.remote_address(), "] failed to read command - corrupt compressed stream");
       break;
     }
     const command_line cmd = command_line::parse(*line);

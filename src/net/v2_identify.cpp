@@ -16,7 +16,6 @@ using namespace std::chrono_literals;
 
 // Built into this server yet? (Negotiation answers false for what is not.)
 constexpr bool tls_built = false;
-constexpr bool compression_built = false;
 
 bool iequals(std::string_view a, std::string_view b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
@@ -159,8 +158,8 @@ negotiation negotiate(const identify_request& req, const broker::options& opts) 
   const bool snappy_chosen = opts.snappy && req.snappy;
   n.conflict = deflate_chosen && snappy_chosen;
   n.tls_v1 = tls_built && req.tls_v1;
-  n.deflate = compression_built && deflate_chosen;
-  n.snappy = compression_built && snappy_chosen;
+  n.deflate = deflate_chosen;
+  n.snappy = snappy_chosen;
   std::int64_t level = 6;
   if (n.deflate && req.deflate_level > 0) level = req.deflate_level;
   n.deflate_level = int(std::min<std::int64_t>(level, opts.max_deflate_level));

@@ -3,9 +3,9 @@
 // range checks that turn it into per-connection settings, and the feature-negotiation answer.
 // Pure functions: no I/O, no connection state.
 //
-// TLS, snappy and deflate are not built yet: negotiation answers false for all three (and no
-// upgrade follows), but the "both deflate and snappy" refusal is kept exactly as upstream
-// decides it from the flags and the request.
+// TLS is not built yet: negotiation answers tls_v1 false. snappy and deflate are offered as
+// --snappy/--deflate allow (the upgrade itself happens in v2_commands.cpp, codecs in
+// net/compression.hpp); asking for both is refused exactly as upstream decides it.
 
 #include <chrono>
 #include <cstdint>
