@@ -15,13 +15,6 @@
 namespace nsqd::broker::detail {
 namespace {
 
-template <class... F>
-struct overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
-
 using o = options;
 
 // A failed coercion: what was expected and what the file had.

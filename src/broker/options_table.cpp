@@ -9,13 +9,6 @@
 namespace nsqd::broker::detail {
 namespace {
 
-template <class... F>
-struct overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
-
 using o = options;
 
 // One row per option: flag, config key, help, field[, in /config, empty list is null].

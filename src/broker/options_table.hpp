@@ -17,6 +17,15 @@
 
 namespace nsqd::broker::detail {
 
+// std::visit over several lambdas.
+template <class... F>
+struct overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+overloaded(F...) -> overloaded<F...>;
+
+
 using field = std::variant<bool options::*, std::int64_t options::*, int options::*,
                            std::uint16_t options::*, std::chrono::nanoseconds options::*,
                            std::string options::*, std::vector<std::string> options::*,
