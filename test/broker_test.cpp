@@ -187,6 +187,26 @@ CORO_TEST_CASE(dpub_is_deferred_in_every_channel) {
   BOOST_TEST(a->stats().depth == 1);
 }
 
+CORO_TEST_CASE(dpub_to_a_topic_without_channels_keeps_its_due_time) {
+  core::reactor* shard = co_await current_reactor();
+  single_shard s(*shard);
+  topic* t = co_await s.shard->get_topic("t");
+  t->publish_deferred(message_body::copy_of("later"), 10s);
+  t->publish(message_body::copy_of("now"));
+  BOOST_TEST(t->stats().depth == 2);
+  channel* ch = co_await s.shard->get_channel("t", "c");
+  BOOST_TEST(ch->stats().deferred == 1);
+  BOOST_TEST(ch->stats().depth == 1);
+  BOOST_TEST(ch->stats().message_count == 2u);
+  // The same through a paused topic.
+  co_await s.shard->topic_admin("t", broker_shard::admin::pause);
+  t->publish_deferred(message_body::copy_of("later too"), 10s);
+  BOOST_TEST(ch->stats().deferred == 1);
+  co_await s.shard->topic_admin("t", broker_shard::admin::unpause);
+  BOOST_TEST(ch->stats().deferred == 2);
+  BOOST_TEST(ch->stats().depth == 1);
+}
+
 CORO_TEST_CASE(sampled_out_messages_stay_for_other_consumers) {
   core::reactor* shard = co_await current_reactor();  // (GCC 12: no co_await in this initializer)
   single_shard s(*shard);

@@ -358,21 +358,26 @@ void topic::publish_deferred(message_body body, std::chrono::nanoseconds delay) 
   ++_message_count;
   _message_bytes += body.size();
   message m = make_message(std::move(body));
-  if (_channels.empty()) {
-    // TODO(protocol issue): keep the due time while the message waits at the topic.
-    _backlog.push_back(std::move(m));
+  std::int64_t due = unix_now_ns() + delay.count();
+  if (_channels.empty() || _paused) {
+    _backlog.push_back({std::move(m), due});  // keeps its due time while it waits
     return;
   }
-  std::int64_t due = unix_now_ns() + delay.count();
-  for (auto& [name, ch] : _channels) {
-    ++ch->_message_count;
-    ch->put_deferred(m, due);
+  for (auto& [name, ch] : _channels) hand_over(*ch, m, due);
+}
+
+void topic::hand_over(channel& ch, message m, std::int64_t due) {
+  if (due > unix_now_ns()) {
+    ++ch._message_count;
+    ch.put_deferred(std::move(m), due);
+  } else {
+    ch.put(std::move(m));
   }
 }
 
 void topic::fan_out(message m) {
   if (_channels.empty() || _paused) {
-    _backlog.push_back(std::move(m));
+    _backlog.push_back({std::move(m), 0});
     return;
   }
   size_t left = _channels.size();
@@ -395,7 +400,7 @@ channel& topic::ensure_channel(const std::string& name) {
   channel& ch = *_channels.emplace(name, std::make_unique<channel>(*this, name)).first->second;
   // Messages that waited for a channel all go to the first one (upstream #1520).
   while (!_paused && !_backlog.empty()) {
-    ch.put(std::move(_backlog.front()));
+    hand_over(ch, std::move(_backlog.front().msg), _backlog.front().due);
     _backlog.pop_front();
   }
   return ch;
@@ -404,9 +409,10 @@ channel& topic::ensure_channel(const std::string& name) {
 void topic::set_paused(bool paused) {
   _paused = paused;
   if (paused || _channels.empty()) return;
-  std::deque<message> waiting;
-  waiting.swap(_backlog);
-  for (message& m : waiting) fan_out(std::move(m));
+  std::deque<waiting> held;
+  held.swap(_backlog);
+  for (waiting& w : held)
+    for (auto& [name, ch] : _channels) hand_over(*ch, w.msg, w.due);
 }
 
 void topic::drop_channel(const std::string& name) {

@@ -203,13 +203,21 @@ class topic {
   void fan_out(message m);
   void set_paused(bool paused);
   void drop_channel(const std::string& name);
+  // Gives one waiting message to `ch`: deferred while its due time is ahead, else queued.
+  static void hand_over(channel& ch, message m, std::int64_t due);
 
   broker_shard& _shard;
   std::string _name;
   bool _ephemeral;
   message_id_generator _ids;
   std::unordered_map<std::string, std::unique_ptr<channel>> _channels;
-  std::deque<message> _backlog;  // published while the topic had no channel, or paused
+  // Published while the topic had no channel, or paused; `due` is a DPUB's due time (ns since
+  // the epoch), 0 for a plain message.
+  struct waiting {
+    message msg;
+    std::int64_t due;
+  };
+  std::deque<waiting> _backlog;
   bool _paused = false;
   std::uint64_t _message_count = 0;
   std::uint64_t _message_bytes = 0;
