@@ -38,7 +38,10 @@ bool set(std::int64_t& out, const json::value& v) {
   out = v.get_int64();
   return true;
 }
-bool set(std::vector<std::string>& out, const json::value& v) {
+bool set(authorization& out, const json::value& v);
+// A JSON array into a vector, element by element (null leaves it empty).
+template <class T>
+bool set(std::vector<T>& out, const json::value& v) {
   out.clear();
   if (v.is_null()) return true;
   if (!v.is_array()) return false;
@@ -61,17 +64,6 @@ bool set(authorization& out, const json::value& v) {
       ok = set(out.channels, kv.value()) && ok;
     else if (iequals(key, "permissions"))
       ok = set(out.permissions, kv.value()) && ok;
-  }
-  return ok;
-}
-bool set(std::vector<authorization>& out, const json::value& v) {
-  out.clear();
-  if (v.is_null()) return true;
-  if (!v.is_array()) return false;
-  bool ok = true;
-  for (const json::value& e : v.get_array()) {
-    out.emplace_back();
-    ok = set(out.back(), e) && ok;
   }
   return ok;
 }
