@@ -405,9 +405,10 @@ BOOST_AUTO_TEST_CASE(cores_default_is_affinity_count) {
 
 BOOST_AUTO_TEST_CASE(table_declares_every_flag_once) {
   const auto table = b::detail::option_table();
-  BOOST_TEST(table.size() == 58u);  // 57 upstream flags + --cores
+  BOOST_TEST(table.size() == 59u);  // 57 upstream flags + --cores, --durable-publish
   BOOST_TEST(table.front().flag == "version");
-  BOOST_TEST(table[table.size() - 2].flag == "enable-experiment");
+  BOOST_TEST(table[table.size() - 3].flag == "enable-experiment");
+  BOOST_TEST(table.back().flag == "durable-publish");
   for (std::size_t i = 0; i < table.size(); ++i)
     for (std::size_t j = i + 1; j < table.size(); ++j) {
       BOOST_TEST(table[i].flag != table[j].flag);

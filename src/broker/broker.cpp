@@ -89,6 +89,7 @@ void channel::empty() {
   _in_flight_pq.clear();
   _deferred.clear();
   _deferred_pq.clear();
+  if (_disk) _topic.shard().empty_disk_later(_disk);
 }
 
 void channel::close() {
@@ -102,6 +103,7 @@ channel_stats channel::snapshot(bool include_clients) const {
   counters c = stats();
   out.name = _name;
   out.depth = c.depth;
+  out.backend_depth = c.backend_depth;
   out.in_flight = c.in_flight;
   out.deferred = c.deferred;
   out.message_count = c.message_count;
@@ -124,21 +126,29 @@ void channel::ready(consumer&) { pump(); }
 
 void channel::put(message m) {
   ++_message_count;
+  broker_shard& shard = _topic.shard();
+  if (_disk && std::int64_t(_queue.size()) >= shard.memory_limit()) {
+    if (_disk->put(m)) {
+      shard.note_unflushed(_disk);
+      pump();  // a hungry consumer starts a disk read
+      return;
+    }
+  }
   _queue.push_back(std::move(m));
-  auto limit = _topic.shard().opts().mem_queue_size;
-  if (std::int64_t(_queue.size()) > limit && limit >= 0) {
-    // No disk queue yet: keep the message (nothing acknowledged is dropped) and say so.
+  auto limit = shard.opts().mem_queue_size;
+  if (std::int64_t(_queue.size()) > limit && limit >= 0 && !_disk) {
+    // No disk queue (#ephemeral, or no data directory): keep the message and say so.
     if (_overflow_count++ % 10000 == 0)
-      _topic.shard().log().warn("CHANNEL(", _topic.name(), ":", _name, "): memory queue over --mem-queue-size (",
-                                _queue.size(), " messages); overflow to disk is not built yet");
+      shard.log().warn("CHANNEL(", _topic.name(), ":", _name, "): memory queue over --mem-queue-size (",
+                       _queue.size(), " messages)");
   }
   pump();
   if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
 }
 
-void channel::put_deferred(message m, std::int64_t due_ns) {
+void channel::put_deferred(message m, std::int64_t due_ns, std::optional<disk_position> on_disk) {
   message_id id = m.id;
-  auto [it, fresh] = _deferred.try_emplace(id, deferred_entry{std::move(m), {}});
+  auto [it, fresh] = _deferred.try_emplace(id, deferred_entry{std::move(m), {}, on_disk});
   if (!fresh) return;  // the same message deferred twice: keep the first
   _deferred_pq.push(&it->second, due_ns);
 }
@@ -219,7 +229,11 @@ void channel::pump() {
   bool hungry = false;
   for (consumer* c : _consumers)
     if (c->credit() > 0) hungry = true;
-  if (hungry && _topic.shard().shard_count() > 1) _topic.shard().start_steal(*this);
+  if (!hungry) return;
+  if (_disk && _disk->depth() > 0)
+    start_disk_read();  // this part's own backlog first
+  else if (_topic.shard().shard_count() > 1)
+    _topic.shard().start_steal(*this);
 }
 
 void channel::wake_remote_demand() {
@@ -317,7 +331,8 @@ bool channel::process_due(std::int64_t now_ns) {
 
 channel::counters channel::stats() const {
   counters out;
-  out.depth = std::int64_t(_queue.size() + _declined.size());
+  out.backend_depth = _disk ? _disk->depth() : 0;
+  out.depth = std::int64_t(_queue.size() + _declined.size()) + out.backend_depth;
   out.in_flight = std::int64_t(_in_flight.size());
   out.deferred = std::int64_t(_deferred.size());
   out.message_count = _message_count;
@@ -377,6 +392,10 @@ void topic::hand_over(channel& ch, message m, std::int64_t due) {
 
 void topic::fan_out(message m) {
   if (_channels.empty() || _paused) {
+    if (_disk && std::int64_t(_backlog.size()) >= _shard.memory_limit() && _disk->put(m)) {
+      _shard.note_unflushed(_disk);
+      return;
+    }
     _backlog.push_back({std::move(m), 0});
     return;
   }
@@ -399,20 +418,22 @@ channel& topic::ensure_channel(const std::string& name) {
   if (it != _channels.end()) return *it->second;
   channel& ch = *_channels.emplace(name, std::make_unique<channel>(*this, name)).first->second;
   // Messages that waited for a channel all go to the first one (upstream #1520).
-  while (!_paused && !_backlog.empty()) {
-    hand_over(ch, std::move(_backlog.front().msg), _backlog.front().due);
-    _backlog.pop_front();
-  }
+  release_backlog();
   return ch;
 }
 
-void topic::set_paused(bool paused) {
-  _paused = paused;
-  if (paused || _channels.empty()) return;
+void topic::release_backlog() {
+  if (_paused || _channels.empty()) return;
   std::deque<waiting> held;
   held.swap(_backlog);
   for (waiting& w : held)
     for (auto& [name, ch] : _channels) hand_over(*ch, w.msg, w.due);
+  if (_disk && _disk->depth() > 0) start_disk_drain();
+}
+
+void topic::set_paused(bool paused) {
+  _paused = paused;
+  release_backlog();
 }
 
 void topic::drop_channel(const std::string& name) {
@@ -423,15 +444,17 @@ void topic::drop_channel(const std::string& name) {
 }
 
 topic::counters topic::stats() const {
-  return {std::int64_t(_backlog.size()), _message_count, _message_bytes};
+  std::int64_t on_disk = _disk ? _disk->depth() : 0;
+  return {std::int64_t(_backlog.size()) + on_disk, on_disk, _message_count, _message_bytes};
 }
 
 // ---- broker_shard -----------------------------------------------------------------------------
 
 broker_shard::broker_shard(core::reactor& shard, const options& opts, const core::logger& log,
-                           std::vector<broker_shard*>& peers)
+                           std::vector<broker_shard*>& peers, int data_dir, node_health* health)
     : _reactor(shard), _opts(opts), _log(log), _peers(peers),
-      _rng(std::random_device{}() ^ (std::uint64_t(shard.shard_id()) << 32)) {
+      _rng(std::random_device{}() ^ (std::uint64_t(shard.shard_id()) << 32)),
+      _data_dir(data_dir), _health(health) {
   _peers[shard.shard_id()] = this;
 }
 
@@ -459,38 +482,40 @@ namespace {
 // On shard 0: creates the topic (and the channel, if named) on every shard.
 core::task<void> create_everywhere(std::vector<broker_shard*>* peers, const std::string* topic_name,
                                    const std::string* channel_name) {
+  broker_shard* zero = (*peers)[0];
+  topic* known = zero->find_topic(*topic_name);
+  bool fresh = !known || (channel_name && !known->find_channel(*channel_name));
   for (unsigned n = 0; n < peers->size(); ++n) {
     broker_shard* peer = (*peers)[n];
     co_await core::on_shard(n, [peer, topic_name, channel_name] {
-      if (channel_name)
-        peer->ensure_channel(*topic_name, *channel_name);
-      else
-        peer->ensure_topic(*topic_name);
+      std::optional<std::string> cn;
+      if (channel_name) cn = *channel_name;
+      return peer->create_part(*topic_name, std::move(cn));
     });
   }
+  if (fresh && !is_ephemeral(*topic_name) && !(channel_name && is_ephemeral(*channel_name)))
+    zero->persist_metadata();
 }
 
 }  // namespace
 
+// A part whose disk queue is still opening is not ready: a publish must not be answered from
+// memory alone where the options promise disk.
 core::task<topic*> broker_shard::get_topic(std::string name) {
-  if (topic* t = find_topic(name)) co_return t;
-  if (shard_count() > 1) {
-    std::vector<broker_shard*>* peers = &_peers;
-    const std::string* n = &name;
-    co_await core::on_shard(0, [peers, n] { return create_everywhere(peers, n, nullptr); });
-  }
+  if (topic* t = find_topic(name); t && t->disk_ready()) co_return t;
+  std::vector<broker_shard*>* peers = &_peers;
+  const std::string* n = &name;
+  co_await core::on_shard(0, [peers, n] { return create_everywhere(peers, n, nullptr); });
   co_return &ensure_topic(name);
 }
 
 core::task<channel*> broker_shard::get_channel(std::string topic_name, std::string name) {
   if (topic* t = find_topic(topic_name))
-    if (channel* c = t->find_channel(name)) co_return c;
-  if (shard_count() > 1) {
-    std::vector<broker_shard*>* peers = &_peers;
-    const std::string* t = &topic_name;
-    const std::string* c = &name;
-    co_await core::on_shard(0, [peers, t, c] { return create_everywhere(peers, t, c); });
-  }
+    if (channel* c = t->find_channel(name); c && c->disk_ready()) co_return c;
+  std::vector<broker_shard*>* peers = &_peers;
+  const std::string* t = &topic_name;
+  const std::string* c = &name;
+  co_await core::on_shard(0, [peers, t, c] { return create_everywhere(peers, t, c); });
   co_return &ensure_channel(topic_name, name);
 }
 
@@ -512,6 +537,7 @@ std::vector<message> broker_shard::give_batch(const std::string& topic_name, con
   size_t n = std::min({want, c->_declined.size() + c->_queue.size(), max_steal_batch});
   if (n == 0) {
     c->_remote_demand[starving_shard] = true;
+    if (c->_disk && c->_disk->depth() > 0) c->start_disk_read();  // woken when it lands
     return out;
   }
   out.reserve(n);
@@ -521,10 +547,10 @@ std::vector<message> broker_shard::give_batch(const std::string& topic_name, con
   return out;
 }
 
-bool broker_shard::apply_admin(const std::string& topic_name, const std::string* channel_name,
-                               admin op) {
+core::task<bool> broker_shard::apply_admin(std::string topic_name, std::optional<std::string> channel_name,
+                                           admin op) {
   topic* t = find_topic(topic_name);
-  if (!t) return false;
+  if (!t) co_return false;
   if (op == admin::remove && shard_id() == 0) {  // deleted channels keep no consumer count
     for (auto it = _consumer_counts.begin(); it != _consumer_counts.end();) {
       bool match = channel_name ? it->first == topic_name + ":" + *channel_name
@@ -532,34 +558,45 @@ bool broker_shard::apply_admin(const std::string& topic_name, const std::string*
       it = match ? _consumer_counts.erase(it) : std::next(it);
     }
   }
+  // Files of removed parts go once the parts are gone (a reader may still hold a queue).
+  std::vector<std::shared_ptr<disk_queue>> removed;
   if (channel_name) {
     channel* c = t->find_channel(*channel_name);
-    if (!c) return false;
+    if (!c) co_return false;
     switch (op) {
       case admin::pause: c->set_paused(true); break;
       case admin::unpause: c->set_paused(false); break;
       case admin::empty: c->empty(); break;
       case admin::remove:
+        if (c->_disk) removed.push_back(c->_disk);
         t->drop_channel(*channel_name);
         // An #ephemeral topic goes away with its last channel.
         if (t->ephemeral() && t->_channels.empty()) _topics.erase(topic_name);
         break;
     }
-    return true;
-  }
-  switch (op) {
-    case admin::pause: t->set_paused(true); break;
-    case admin::unpause: t->set_paused(false); break;
-    case admin::empty: t->_backlog.clear(); break;
-    case admin::remove: {
-      std::vector<std::string> names;
-      for (auto& [name, c] : t->_channels) names.push_back(name);
-      for (auto& name : names) t->drop_channel(name);
-      _topics.erase(topic_name);
-      break;
+  } else {
+    switch (op) {
+      case admin::pause: t->set_paused(true); break;
+      case admin::unpause: t->set_paused(false); break;
+      case admin::empty:
+        t->_backlog.clear();
+        if (t->_disk) empty_disk_later(t->_disk);
+        break;
+      case admin::remove: {
+        std::vector<std::string> names;
+        for (auto& [name, c] : t->_channels) {
+          names.push_back(name);
+          if (c->_disk) removed.push_back(c->_disk);
+        }
+        if (t->_disk) removed.push_back(t->_disk);
+        for (auto& name : names) t->drop_channel(name);
+        _topics.erase(topic_name);
+        break;
+      }
     }
   }
-  return true;
+  for (auto& q : removed) co_await remove_disk(q);
+  co_return true;
 }
 
 namespace {
@@ -568,11 +605,16 @@ namespace {
 core::task<bool> admin_everywhere(std::vector<broker_shard*>* peers, const std::string* topic_name,
                                   const std::string* channel_name, broker_shard::admin op) {
   bool found = false;
+  std::optional<std::string> channel;
+  if (channel_name) channel = *channel_name;
   for (unsigned n = 0; n < peers->size(); ++n) {
     broker_shard* peer = (*peers)[n];
-    found |= co_await core::on_shard(
-        n, [peer, topic_name, channel_name, op] { return peer->apply_admin(*topic_name, channel_name, op); });
+    bool here = co_await core::on_shard(
+        n, [peer, topic_name, &channel, op] { return peer->apply_admin(*topic_name, channel, op); });
+    found |= here;
   }
+  bool ephemeral = is_ephemeral(*topic_name) || (channel_name && is_ephemeral(*channel_name));
+  if (found && op != broker_shard::admin::empty && !ephemeral) (*peers)[0]->persist_metadata();
   co_return found;
 }
 
@@ -603,6 +645,7 @@ std::vector<topic_stats> broker_shard::snapshot(const std::string& topic_filter,
     ts.name = name;
     topic::counters tc = t->stats();
     ts.depth = tc.depth;
+    ts.backend_depth = tc.backend_depth;
     ts.message_count = tc.message_count;
     ts.message_bytes = tc.message_bytes;
     ts.paused = t->paused();
@@ -780,6 +823,8 @@ void broker_shard::notify_demand(channel& c, unsigned starving_shard) {
 core::task<void> broker_shard::run() {
   core::task_group group{co_await core::this_context()};
   _group = &group;
+  if (persistent()) group.spawn(sync_loop());
+  if (_meta_dirty) group.spawn(metadata_writer());
   core::event never;
   co_await never.wait();  // until the server stops
   _group = nullptr;

@@ -28,6 +28,9 @@
 #include <vector>
 
 #include "broker/consumer.hpp"
+#include "broker/disk_queue.hpp"
+#include "broker/health.hpp"
+#include "broker/metadata.hpp"
 #include "broker/message.hpp"
 #include "broker/message_id.hpp"
 #include "broker/options.hpp"
@@ -37,6 +40,7 @@
 #include "core/log.hpp"
 #include "core/reactor.hpp"
 #include "core/task.hpp"
+#include "core/event.hpp"
 #include "core/task_group.hpp"
 
 namespace nsqd::broker {
@@ -92,20 +96,27 @@ class channel {
 
   // Stats of this part.
   struct counters {
-    std::int64_t depth = 0;          // queued (memory; disk arrives with durability)
+    std::int64_t depth = 0;          // queued: memory and disk
+    std::int64_t backend_depth = 0;  // the part of depth on disk
     std::int64_t in_flight = 0;
     std::int64_t deferred = 0;
     std::uint64_t message_count = 0; // puts (not requeues)
     std::uint64_t requeue_count = 0;
     std::uint64_t timeout_count = 0;
     std::int64_t clients = 0;
-    std::uint64_t overflow_count = 0;  // puts beyond --mem-queue-size (kept: no disk yet)
+    std::uint64_t overflow_count = 0;  // puts beyond --mem-queue-size kept in memory (no disk)
   };
   counters stats() const;
 
-  // Called by the topic's fan-out.
+  // Called by the topic's fan-out: to memory while it has room (--mem-queue-size), else to
+  // the disk queue (its OK waits for broker_shard::commit).
   void put(message m);
-  void put_deferred(message m, std::int64_t due_ns);
+  // `on_disk`: where the message's record already is in this part's disk queue (loaded from
+  // the deferred sidecar; the queue skips that record).
+  void put_deferred(message m, std::int64_t due_ns, std::optional<disk_position> on_disk = {});
+  disk_queue* disk() const noexcept { return _disk.get(); }
+  // Whether its disk queue is open (or it needs none).
+  bool disk_ready() const noexcept;
 
   // Cross-shard feeding (broker_shard's steal): how many messages local consumers could take
   // now that the local queue is empty (0 while it is not); a batch taken from another
@@ -126,6 +137,7 @@ class channel {
   struct deferred_entry {
     message msg;
     pqueue_slot pq_slot;
+    std::optional<disk_position> on_disk;
   };
 
   void pump();
@@ -139,6 +151,9 @@ class channel {
   void offer_declined();
   void requeue_now(message m);
   void wake_remote_demand();
+  // Reads a batch from the disk queue into memory when local or remote consumers want work.
+  void start_disk_read();
+  void take_from_disk(std::vector<message> batch);
 
   topic& _topic;
   std::string _name;
@@ -156,6 +171,8 @@ class channel {
   std::vector<bool> _remote_demand;  // by shard: a consumer there is starving
   bool _stealing = false;            // a steal from other shards is under way
   bool _paused = false;
+  std::shared_ptr<disk_queue> _disk;  // null: memory only (#ephemeral, no data dir, opening)
+  bool _disk_reading = false;
   std::uint64_t _message_count = 0;
   std::uint64_t _requeue_count = 0;
   std::uint64_t _timeout_count = 0;
@@ -190,15 +207,23 @@ class topic {
 
   struct counters {
     std::int64_t depth = 0;
+    std::int64_t backend_depth = 0;
     std::uint64_t message_count = 0;
     std::uint64_t message_bytes = 0;
   };
   counters stats() const;
   bool paused() const noexcept { return _paused; }
+  disk_queue* disk() const noexcept { return _disk.get(); }
+  // Whether its disk queue is open (or it needs none).
+  bool disk_ready() const noexcept;
 
  private:
   friend class broker_shard;
   message make_message(message_body body);
+  // Waiting messages (memory, then disk) go to the channels once there are some and the
+  // topic is not paused.
+  void release_backlog();
+  void start_disk_drain();
   channel& ensure_channel(const std::string& name);  // this shard's part, created if missing
   void fan_out(message m);
   void set_paused(bool paused);
@@ -218,6 +243,8 @@ class topic {
     std::int64_t due;
   };
   std::deque<waiting> _backlog;
+  std::shared_ptr<disk_queue> _disk;  // overflow of _backlog past --mem-queue-size
+  bool _draining = false;             // a task moves the disk backlog to the channels
   bool _paused = false;
   std::uint64_t _message_count = 0;
   std::uint64_t _message_bytes = 0;
@@ -229,8 +256,10 @@ class broker_shard {
  public:
   // `peers[n]` is shard n's broker_shard; each one registers itself there when built (all are
   // built, by core::sharded, before any serves).
+  // `data_dir`: the data directory's fd, for disk queues and nsqd.dat; -1 keeps everything
+  // in memory (tests). `health` (optional) receives disk write failures.
   broker_shard(core::reactor& shard, const options& opts, const core::logger& log,
-               std::vector<broker_shard*>& peers);
+               std::vector<broker_shard*>& peers, int data_dir = -1, node_health* health = nullptr);
   ~broker_shard();
 
   unsigned shard_id() const noexcept { return _reactor.shard_id(); }
@@ -281,7 +310,7 @@ class broker_shard {
   std::vector<topic_stats> snapshot(const std::string& topic_filter,
                                     const std::string& channel_filter, bool include_clients);
   // This shard only: applies `op` to its part; false if it has none.
-  bool apply_admin(const std::string& topic_name, const std::string* channel_name, admin op);
+  core::task<bool> apply_admin(std::string topic_name, std::optional<std::string> channel_name, admin op);
   // Consumers per channel over all shards, kept on shard 0 (--max-channel-consumers and
   // #ephemeral removal). reserve: false when the channel is full. release: one fewer, and an
   // #ephemeral channel left with none is removed everywhere (its #ephemeral topic with its
@@ -292,8 +321,59 @@ class broker_shard {
   // the new count, or -1 when refused.
   std::int64_t count_consumer(const std::string& key, int delta, int max);
 
-  // Background work of this shard's broker (remote wake-ups, steals), joined by run().
+  // Background work of this shard's broker (remote wake-ups, steals, disk reads, the
+  // --sync-timeout loop, nsqd.dat writes on shard 0), joined by run().
   core::task<void> run();
+
+  // ---- persistence (broker_persist.cpp) ----
+  bool persistent() const noexcept { return _data_dir >= 0; }
+  int data_dir() const noexcept { return _data_dir; }
+  const node_health* health() const noexcept { return _health; }
+  // Disk queue file prefix of a part: "<topic>.diskqueue" or "<topic>:<channel>.diskqueue" on
+  // shard 0 (upstream's names), with ".s<N>" appended on shard N.
+  std::string queue_prefix(const std::string& topic_name, const std::string* channel_name) const;
+  disk_queue_limits disk_limits() const;
+  // Something was put on a disk queue: publishers must commit() before answering OK.
+  bool has_unflushed() const noexcept { return !_unflushed.empty(); }
+  // Messages a part keeps in memory before it writes to disk: --mem-queue-size, or 0 with
+  // --durable-publish (every message goes through the disk queue).
+  std::int64_t memory_limit() const noexcept;
+  // Background disk work of parts (in run()'s group; done inline when it is not running).
+  void empty_disk_later(std::shared_ptr<disk_queue> q);
+  core::task<void> remove_disk(std::shared_ptr<disk_queue> q);
+  void note_unflushed(const std::shared_ptr<disk_queue>& q);
+  // Writes every disk record put so far on this shard (fsynced with --durable-publish). 0,
+  // or the -errno of the write that carried this caller's records (then dropped: the
+  // publish failed). Group commit: callers arriving during a write share the next one.
+  core::task<int> commit();
+  // On shard 0: nsqd.dat is rewritten soon (coalesced); now() waits for the write.
+  void persist_metadata();
+  core::task<int> persist_metadata_now();
+  // Start (shard 0, before serving): nsqd.dat -> topics and channels on every shard, shard
+  // 0's disk queues opened with their deferred sidecars, queue files other shards left
+  // after a crash taken in, nsqd.dat written back. Throws startup_error-like runtime_error.
+  core::task<void> load(std::string data_path_for_errors);
+  // Stop (shard 0, after the services ended): every shard's memory, in-flight and deferred
+  // messages and other shards' queue files into shard 0's queues (upstream's layout), queues
+  // closed, nsqd.dat written.
+  core::task<void> flush_all();
+  // Opens the disk queues of parts that have none yet (parts made before run()).
+  core::task<void> open_disks();
+
+  // A shard's queued messages, taken for the shutdown flush (ephemeral parts left out).
+  struct part_contents {
+    std::string topic_name;
+    std::string channel_name;  // "" for the topic's own backlog
+    bool is_channel = false;
+    std::vector<message> plain;
+    std::vector<std::pair<message, std::int64_t>> deferred;  // with due times
+    // Deferred messages whose records are still in this part's disk queue (sidecar-loaded).
+    std::vector<deferred_record> kept;
+  };
+  std::vector<part_contents> take_contents();
+  // Closes every disk queue of this shard; on shards > 0 an empty queue is removed instead.
+  // Returns the prefixes of the queues left with records.
+  core::task<std::vector<std::string>> close_disks();
 
   // Used by parts: this shard's random source (sampling), and cross-shard feeding: start a
   // steal for a starving local channel part, tell a starving shard that a part here has work.
@@ -307,7 +387,10 @@ class broker_shard {
   // Every channel part of this shard (the queue scan samples them).
   std::vector<channel*> all_channels();
 
-  // This shard's part only, created if missing (shard 0 calls these on every shard).
+  // This shard's part only, created if missing, with its disk queue opened (shard 0 calls
+  // this on every shard).
+  core::task<void> create_part(std::string topic_name, std::optional<std::string> channel_name);
+  // This shard's part only, created if missing (no disk queue: see create_part, open_disks).
   topic& ensure_topic(const std::string& name);
   channel& ensure_channel(const std::string& topic_name, const std::string& name);
 
@@ -325,6 +408,30 @@ class broker_shard {
   std::vector<const consumer*> _producers;
   std::mt19937_64 _rng;
   core::task_group* _group = nullptr;  // set while run() runs
+  int _data_dir = -1;
+  node_health* _health = nullptr;
+  // Disk queues with records put since the last commit took them.
+  std::vector<std::shared_ptr<disk_queue>> _unflushed;
+  std::uint64_t _commit_open = 0;   // the batch new records join
+  std::uint64_t _commit_done = 0;   // batches below this are written (or failed)
+  bool _committing = false;
+  core::event _commit_finished;
+  std::deque<std::pair<std::uint64_t, int>> _commit_failures;  // recent failed batches
+  bool _meta_dirty = false;     // shard 0: nsqd.dat needs writing
+  bool _meta_writing = false;
+
+  core::task<void> sync_loop();
+  core::task<void> metadata_writer();
+  core::task<void> load_sidecar(std::string topic_name, std::optional<std::string> channel_name);
+  core::task<void> take_in_leftovers(std::string data_path);
+  // Background work on parts, found again by name after each wait (they may be deleted).
+  static core::task<void> open_part_disk(broker_shard* b, std::string topic_name,
+                                         std::optional<std::string> channel_name);
+  static core::task<void> read_disk_batch(broker_shard* b, std::string topic_name, std::string name,
+                                          std::shared_ptr<disk_queue> q, std::size_t max_records);
+  static core::task<void> drain_topic_disk(broker_shard* b, std::string topic_name,
+                                           std::shared_ptr<disk_queue> q);
+  static core::task<void> forget_disk(broker_shard* b, std::shared_ptr<disk_queue> q, bool remove);
 };
 
 }  // namespace nsqd::broker

@@ -114,6 +114,10 @@ struct options {
   // Ours: shards (threads, one per CPU). --cores, cfg `cores`; >= 1. default_options() sets
   // it to the number of CPUs this process may run on.
   int cores = 1;
+  // Ours: --durable-publish, cfg `durable_publish`. PUB/MPUB/DPUB and /pub, /mpub are answered
+  // only once their records are written and fsynced (group commit: one fsync serves every
+  // publisher waiting on the shard); every message goes through the disk queue.
+  bool durable_publish = false;
 
   // Fixed values upstream has no flag for (not settable, not in /config).
   std::chrono::nanoseconds queue_scan_interval = 100ms;

@@ -119,6 +119,8 @@ const option_spec rows[] = {
      &o::enable_experiment},
     {"cores", "cores", "number of shards, one thread each; defaults to the CPUs this process "
      "may use", &o::cores},
+    {"durable-publish", "durable_publish", "answer publishes only once their messages are "
+     "fsynced to the disk queue (group commit); every message goes through disk", &o::durable_publish},
 };
 
 std::string lowered(std::string_view s) {

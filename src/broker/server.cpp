@@ -96,8 +96,20 @@ core::task<int> server::run() {
   // What every shard's HTTP side shares: the real ports, start time, run-time settings.
   net::http_shared http_shared(_opts, _tcp_port, _http_port);
   core::sharded<broker_shard> brokers(shards);
-  co_await brokers.start(std::cref(_opts), std::cref(_log), std::ref(peers));
+  co_await brokers.start(std::cref(_opts), std::cref(_log), std::ref(peers), _data_lock.get(), &_health);
   std::exception_ptr failure;
+  std::string load_error;
+  try {
+    // nsqd.dat and the queues, before any listener accepts (connections wait in the backlog).
+    co_await brokers.invoke_on(0, [this](broker_shard& b) { return b.load(_opts.data_path.empty() ? "." : _opts.data_path); });
+  } catch (const std::exception& e) {
+    load_error = e.what();
+  }
+  if (!load_error.empty()) {
+    _log.fatal("failed to load metadata - ", load_error);
+    co_await brokers.stop();
+    co_return 1;
+  }
   {
     core::task_group services{co_await core::this_context()};
     for (unsigned n = 0; n < shards; ++n)
@@ -109,6 +121,8 @@ core::task<int> server::run() {
       failure = std::current_exception();
     }
   }
+  // Every queued, in-flight and deferred message to disk, in upstream's layout; nsqd.dat.
+  co_await brokers.invoke_on(0, [](broker_shard& b) { return b.flush_all(); });
   co_await brokers.stop();
   if (failure) std::rethrow_exception(failure);
   _log.info("TCP: closing ", _opts.tcp_address);

@@ -2,15 +2,16 @@
 // server: nsqd itself, as main() sees it, in upstream's order:
 //   server srv(opts, log);          // create: lock the data path, bind every listener
 //                                   //   (a held data path or a busy port throws startup_error)
-//   [load metadata, persist metadata: the durability issue]
-//   rt.run([&] { return srv.run(); });   // on shard 0: serve on every shard until SIGTERM/
-//                                        //   SIGINT (exit 0) or the first failure (exit 1)
+//   rt.run([&] { return srv.run(); });   // on shard 0: load nsqd.dat and the queues, serve on
+//                                        //   every shard until SIGTERM/SIGINT, flush every
+//                                        //   message to disk (exit 0); exit 1 on a failure
 // Owned by main; run() is the task group of upstream's Main(): one service task per shard
 // (TCP and HTTP accept loops and their connections) plus the signal watch on shard 0.
 
 #include <stdexcept>
 #include <vector>
 
+#include "broker/health.hpp"
 #include "broker/options.hpp"
 #include "core/log.hpp"
 #include "core/task.hpp"
@@ -42,7 +43,8 @@ class server {
 
   const options& _opts;
   const core::logger& _log;
-  net::unique_fd _data_lock;
+  net::unique_fd _data_lock;  // the data directory, flock'ed; its fd is the queues' dirfd
+  node_health _health;
   std::vector<shard_listeners> _listeners;  // by shard
   int _tcp_port = -1;
   int _http_port = -1;

@@ -13,7 +13,9 @@
 // Buffers passed in must stay valid until the co_await returns (the coroutine frame holds them).
 
 #include <liburing.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <cerrno>
@@ -163,6 +165,16 @@ inline auto fsync(int fd, bool data_only = false) noexcept {
 }
 inline auto close(int fd) noexcept {
   return make_io([=](io_uring_sqe* s) { io_uring_prep_close(s, fd); });
+}
+inline auto renameat(int olddirfd, const char* oldpath, int newdirfd, const char* newpath) noexcept {
+  return make_io([=](io_uring_sqe* s) { io_uring_prep_renameat(s, olddirfd, oldpath, newdirfd, newpath, 0); });
+}
+inline auto unlinkat(int dirfd, const char* path, int flags = 0) noexcept {
+  return make_io([=](io_uring_sqe* s) { io_uring_prep_unlinkat(s, dirfd, path, flags); });
+}
+// `out` receives the size and times (STATX_BASIC_STATS); path "" with AT_EMPTY_PATH stats dirfd.
+inline auto statx(int dirfd, const char* path, int flags, struct statx* out) noexcept {
+  return make_io([=](io_uring_sqe* s) { io_uring_prep_statx(s, dirfd, path, flags, STATX_BASIC_STATS, out); });
 }
 
 // ---- time -----------------------------------------------------------------------------------

@@ -144,12 +144,36 @@ class [[nodiscard]] task {
   };
   awaiter operator co_await() && noexcept { return awaiter{_h}; }
 
+  // Awaits like co_await, but the child ignores the caller's cancellation: for work that must
+  // finish once started (a disk write whose record others wait on, the flush at shutdown).
+  struct shielded_awaiter : awaiter {
+    template <has_context P>
+    bool await_suspend(std::coroutine_handle<P> caller) noexcept {
+      auto& p = this->h.promise();
+      p.shard = caller.promise().shard;
+      p.cancel = nullptr;
+      p.continuation = caller;
+      p.started_inline = true;
+      this->h.resume();
+      if (p.finished_inline) return false;
+      p.started_inline = false;
+      return true;
+    }
+  };
+  shielded_awaiter shielded() && noexcept { return shielded_awaiter{{_h}}; }
+
   // For the runtime's root runners: hand the frame over.
   handle release() noexcept { return std::exchange(_h, {}); }
 
  private:
   handle _h;
 };
+
+// `co_await core::shielded(f())`: see task::shielded_awaiter.
+template <class T>
+auto shielded(task<T>&& t) noexcept {
+  return std::move(t).shielded();
+}
 
 namespace detail {
 template <class T>

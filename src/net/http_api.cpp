@@ -189,7 +189,8 @@ http_response http_api::tls_required_response() const {
 // ---- endpoints ------------------------------------------------------------------------------
 
 core::task<http_response> http_api::ping(const http_request&, const std::string&) {
-  // TODO(durability): 500 "NOK - <error>" once disk writes can fail (upstream's health).
+  const broker::node_health* health = _broker.health();
+  if (health && !health->ok()) co_return plain_text(500, "NOK - " + health->error());
   co_return plain_text(200, "OK");
 }
 
@@ -212,6 +213,13 @@ core::task<http_response> http_api::info(const http_request&, const std::string&
   j += ",\"topology_zone\":" + json_string(o.topology_zone);
   j += ",\"topology_region\":" + json_string(o.topology_region);
   co_return v1_json(j + "}");
+}
+
+// Messages that went to a disk queue are written before OK; a failed write is upstream's 503.
+core::task<bool> http_api::committed() {
+  if (!_broker.has_unflushed()) co_return true;
+  int rc = co_await _broker.commit();
+  co_return rc >= 0;
 }
 
 core::task<http_response> http_api::pub(const http_request& req, const std::string&) {
@@ -237,6 +245,8 @@ core::task<http_response> http_api::pub(const http_request& req, const std::stri
     topic->publish_deferred(std::move(body), delay);
   else
     topic->publish(std::move(body));
+  bool stored = co_await committed();
+  if (!stored) co_return v1_error(503, "EXITING");
   co_return v1_text("OK");
 }
 
@@ -272,6 +282,8 @@ core::task<http_response> http_api::mpub(const http_request& req, const std::str
   }
   broker::topic* topic = co_await _broker.get_topic(std::move(std::get<std::string>(topic_name)));
   for (const std::string_view m : messages) topic->publish(broker::message_body::copy_of(m));
+  bool stored = co_await committed();
+  if (!stored) co_return v1_error(503, "EXITING");
   co_return v1_text("OK");
 }
 

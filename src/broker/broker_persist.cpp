@@ -1,0 +1,531 @@
+// The broker's persistence (DESIGN.md, Persistence): disk queues of topic and channel parts,
+// the publish commit, nsqd.dat, loading at start and flushing at stop.
+#include <dirent.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "broker/broker.hpp"
+#include "broker/names.hpp"
+#include "core/cross_shard.hpp"
+#include "core/file.hpp"
+#include "core/io.hpp"
+
+namespace nsqd::broker {
+
+namespace {
+// Most bytes one disk read brings into memory.
+constexpr std::size_t disk_read_bytes = 4 << 20;
+// Failed commit batches remembered for callers still waiting on them.
+constexpr std::size_t commit_failures_kept = 4096;
+
+core::task<void> unlink_quietly(int dirfd, std::string name) {
+  (void)co_await core::unlinkat(dirfd, name.c_str());
+}
+
+std::string error_text(int rc) { return std::strerror(-rc); }
+}  // namespace
+
+// ---- parts and their queues -------------------------------------------------------------------
+
+std::string broker_shard::queue_prefix(const std::string& topic_name, const std::string* channel_name) const {
+  std::string p = topic_name;
+  if (channel_name) p += ":" + *channel_name;
+  p += ".diskqueue";
+  if (shard_id() != 0) p += ".s" + std::to_string(shard_id());
+  return p;
+}
+
+disk_queue_limits broker_shard::disk_limits() const {
+  disk_queue_limits l;
+  l.max_bytes_per_file = _opts.max_bytes_per_file;
+  l.max_msg_size = _opts.max_msg_size;
+  l.sync_every = _opts.sync_every;
+  l.sync_each_flush = _opts.durable_publish;
+  return l;
+}
+
+std::int64_t broker_shard::memory_limit() const noexcept {
+  return _opts.durable_publish ? 0 : _opts.mem_queue_size;
+}
+
+bool channel::disk_ready() const noexcept { return _disk || _ephemeral || !_topic.shard().persistent(); }
+bool topic::disk_ready() const noexcept { return _disk || _ephemeral || !_shard.persistent(); }
+
+core::task<void> broker_shard::create_part(std::string topic_name, std::optional<std::string> channel_name) {
+  if (channel_name)
+    ensure_channel(topic_name, *channel_name);
+  else
+    ensure_topic(topic_name);
+  co_await open_disks();
+}
+
+core::task<void> broker_shard::open_part_disk(broker_shard* b, std::string topic_name,
+                                              std::optional<std::string> channel_name) {
+  auto q = std::make_shared<disk_queue>(b->_data_dir, b->queue_prefix(topic_name, channel_name ? &*channel_name : nullptr),
+                                        b->disk_limits(), b->_log);
+  int rc = co_await q->open();
+  (void)rc;  // the queue logged it and starts empty
+  topic* t = b->find_topic(topic_name);
+  if (!t) co_return;
+  if (channel_name) {
+    channel* c = t->find_channel(*channel_name);
+    if (!c || c->_disk) co_return;
+    c->_disk = std::move(q);
+    c->pump();
+  } else {
+    if (t->_disk) co_return;
+    t->_disk = std::move(q);
+    t->release_backlog();
+  }
+}
+
+core::task<void> broker_shard::open_disks() {
+  if (!persistent()) co_return;
+  std::vector<std::pair<std::string, std::optional<std::string>>> todo;
+  for (auto& [tn, t] : _topics) {
+    if (!t->_disk && !t->ephemeral()) todo.emplace_back(tn, std::nullopt);
+    for (auto& [cn, c] : t->_channels)
+      if (!c->_disk && !c->ephemeral()) todo.emplace_back(tn, cn);
+  }
+  for (auto& [tn, cn] : todo) co_await open_part_disk(this, tn, cn);
+}
+
+core::task<void> broker_shard::forget_disk(broker_shard* b, std::shared_ptr<disk_queue> q, bool remove) {
+  int rc = 0;
+  if (remove)
+    rc = co_await q->remove();
+  else
+    rc = co_await q->empty();
+  if (rc < 0) b->_log.error("DISKQUEUE(", q->prefix(), "): failed to delete files - ", error_text(rc));
+  co_await core::shielded(unlink_quietly(b->_data_dir, deferred_file_name(q->prefix())));
+}
+
+void broker_shard::empty_disk_later(std::shared_ptr<disk_queue> q) {
+  if (_group) _group->spawn(forget_disk(this, std::move(q), false));
+}
+
+core::task<void> broker_shard::remove_disk(std::shared_ptr<disk_queue> q) {
+  co_await forget_disk(this, std::move(q), true);
+}
+
+void channel::start_disk_read() {
+  broker_shard& shard = _topic.shard();
+  if (_disk_reading || !_disk || !shard._group) return;
+  _disk_reading = true;
+  std::size_t want = std::size_t(std::clamp<std::int64_t>(wanted(), 64, 1024));
+  shard._group->spawn(broker_shard::read_disk_batch(&shard, _topic.name(), _name, _disk, want));
+}
+
+void channel::take_from_disk(std::vector<message> batch) {
+  for (message& m : batch) _queue.push_back(std::move(m));
+  pump();
+  if (!_queue.empty()) wake_remote_demand();
+}
+
+core::task<void> broker_shard::read_disk_batch(broker_shard* b, std::string topic_name, std::string name,
+                                               std::shared_ptr<disk_queue> q, std::size_t max_records) {
+  if (q->pending() > 0) (void)co_await b->commit();  // records put but not yet written
+  std::vector<message> batch = co_await q->read(max_records, disk_read_bytes);
+  topic* t = b->find_topic(topic_name);
+  channel* c = t ? t->find_channel(name) : nullptr;
+  if (!c || c->_disk != q) co_return;  // deleted meanwhile: its messages went with it
+  c->_disk_reading = false;
+  if (!batch.empty()) c->take_from_disk(std::move(batch));
+}
+
+void topic::start_disk_drain() {
+  if (_draining || !_disk || !_shard._group) return;
+  _draining = true;
+  _shard._group->spawn(broker_shard::drain_topic_disk(&_shard, _name, _disk));
+}
+
+core::task<void> broker_shard::drain_topic_disk(broker_shard* b, std::string topic_name,
+                                                std::shared_ptr<disk_queue> q) {
+  for (;;) {
+    topic* t = b->find_topic(topic_name);
+    if (!t || t->_disk != q) co_return;
+    if (t->_paused || t->_channels.empty() || q->depth() == 0) {
+      t->_draining = false;
+      co_return;
+    }
+    if (q->pending() > 0) (void)co_await b->commit();
+    std::vector<message> batch = co_await q->read(256, disk_read_bytes);
+    t = b->find_topic(topic_name);
+    if (!t || t->_disk != q) co_return;
+    for (message& m : batch) t->fan_out(std::move(m));
+    if (b->has_unflushed()) (void)co_await b->commit();
+    if (batch.empty()) {
+      t = b->find_topic(topic_name);
+      if (t && t->_disk == q) t->_draining = false;
+      co_return;
+    }
+  }
+}
+
+// ---- commit -----------------------------------------------------------------------------------
+
+void broker_shard::note_unflushed(const std::shared_ptr<disk_queue>& q) {
+  if (std::find(_unflushed.begin(), _unflushed.end(), q) == _unflushed.end()) _unflushed.push_back(q);
+}
+
+core::task<int> broker_shard::commit() {
+  const std::uint64_t mine = _commit_open;  // the batch this caller's records are in
+  for (;;) {
+    if (_commit_done > mine) {
+      for (auto& [batch, rc] : _commit_failures)
+        if (batch == mine) co_return rc;
+      co_return 0;
+    }
+    if (!_committing) break;
+    int rc = co_await _commit_finished.wait();
+    if (rc < 0) co_return rc;  // cancelled while waiting: no answer is sent anyway
+  }
+  _committing = true;
+  _commit_finished.reset();
+  const std::uint64_t batch = _commit_open++;
+  std::vector<std::shared_ptr<disk_queue>> queues;
+  queues.swap(_unflushed);
+  int err = 0;
+  for (auto& q : queues) {
+    int rc = co_await q->flush();
+    if (rc < 0 && err == 0) err = rc;
+  }
+  _commit_done = batch + 1;
+  if (err < 0) {
+    _commit_failures.emplace_back(batch, err);
+    if (_commit_failures.size() > commit_failures_kept) _commit_failures.pop_front();
+    if (_health) _health->set_error("failed to write to disk queue - " + error_text(err));
+    _log.error("failed to write messages to disk - ", error_text(err));
+  } else if (_health && !queues.empty()) {
+    _health->set_ok();
+  }
+  _committing = false;
+  _commit_finished.set();
+  co_return err;
+}
+
+core::task<void> broker_shard::sync_loop() {
+  const auto period = std::max<std::chrono::nanoseconds>(_opts.sync_timeout, std::chrono::milliseconds(1));
+  for (;;) {
+    int r = co_await core::sleep_for(period);
+    if (r < 0) co_return;
+    if (has_unflushed()) (void)co_await commit();
+    std::vector<std::shared_ptr<disk_queue>> dirty;
+    for (auto& [tn, t] : _topics) {
+      if (t->_disk && t->_disk->dirty()) dirty.push_back(t->_disk);
+      for (auto& [cn, c] : t->_channels)
+        if (c->_disk && c->_disk->dirty()) dirty.push_back(c->_disk);
+    }
+    for (auto& q : dirty) (void)co_await q->sync();
+  }
+}
+
+// ---- nsqd.dat ---------------------------------------------------------------------------------
+
+void broker_shard::persist_metadata() {
+  if (!persistent()) return;
+  _meta_dirty = true;
+  if (_meta_writing || !_group) return;
+  _meta_writing = true;
+  _group->spawn(metadata_writer());
+}
+
+core::task<void> broker_shard::metadata_writer() {
+  _meta_writing = true;
+  while (_meta_dirty) {
+    _meta_dirty = false;
+    int rc = co_await persist_metadata_now();
+    (void)rc;
+  }
+  _meta_writing = false;
+}
+
+core::task<int> broker_shard::persist_metadata_now() {
+  if (!persistent()) co_return 0;
+  std::vector<topic_meta> topics;
+  for (auto& [tn, t] : _topics) {
+    if (t->ephemeral()) continue;
+    topic_meta tm{tn, t->paused(), {}};
+    for (auto& [cn, c] : t->_channels)
+      if (!c->ephemeral()) tm.channels.push_back({cn, c->paused()});
+    std::sort(tm.channels.begin(), tm.channels.end(), [](auto& a, auto& b) { return a.name < b.name; });
+    topics.push_back(std::move(tm));
+  }
+  std::sort(topics.begin(), topics.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  int rc = co_await save_metadata(_data_dir, topics);
+  if (rc < 0) _log.error("failed to persist metadata - ", error_text(rc));
+  co_return rc;
+}
+
+// ---- start ------------------------------------------------------------------------------------
+
+namespace {
+
+core::task<void> create_part_on(std::vector<broker_shard*>* peers, unsigned first, unsigned last,
+                                std::string topic_name, std::optional<std::string> channel_name, bool paused) {
+  for (unsigned n = first; n < last; ++n) {
+    broker_shard* peer = (*peers)[n];
+    co_await core::on_shard(n, [peer, &topic_name, &channel_name] {
+      return peer->create_part(topic_name, channel_name);
+    });
+    if (paused) {
+      bool found = co_await core::on_shard(n, [peer, &topic_name, &channel_name] {
+        return peer->apply_admin(topic_name, channel_name, broker_shard::admin::pause);
+      });
+      (void)found;
+    }
+  }
+}
+
+// Topics and channels of nsqd.dat on shards [first, last).
+core::task<void> create_loaded(std::vector<broker_shard*>* peers, unsigned first, unsigned last,
+                               const std::vector<topic_meta>* topics) {
+  for (const topic_meta& tm : *topics) {
+    co_await create_part_on(peers, first, last, tm.name, std::nullopt, tm.paused);
+    for (const channel_meta& cm : tm.channels) co_await create_part_on(peers, first, last, tm.name, cm.name, cm.paused);
+  }
+}
+
+}  // namespace
+
+core::task<void> broker_shard::load(std::string data_path) {
+  std::string meta_path = data_path + "/" + std::string(metadata_file_name);
+  std::optional<std::vector<topic_meta>> meta = co_await load_metadata(_data_dir, meta_path, _log);
+  std::vector<topic_meta> topics;
+  if (meta) topics = std::move(*meta);
+  for (const topic_meta& tm : topics) _log.info("TOPIC(", tm.name, "): loading from metadata");
+  // Shard 0's parts first, with upstream's files and the deferred sidecars; then files other
+  // shards left after a crash go into them; only then do other shards open their own files.
+  co_await create_loaded(&_peers, 0, 1, &topics);
+  std::vector<std::pair<std::string, std::optional<std::string>>> parts;
+  for (auto& [tn, t] : _topics) {
+    parts.emplace_back(tn, std::nullopt);
+    for (auto& [cn, c] : t->_channels) parts.emplace_back(tn, cn);
+  }
+  for (auto& [tn, cn] : parts) co_await load_sidecar(tn, cn);
+  co_await take_in_leftovers(data_path);
+  co_await create_loaded(&_peers, 1, shard_count(), &topics);
+  int rc = co_await persist_metadata_now();
+  if (rc < 0) throw std::runtime_error("failed to persist metadata - " + error_text(rc));
+  _meta_dirty = false;
+}
+
+core::task<void> broker_shard::load_sidecar(std::string topic_name, std::optional<std::string> channel_name) {
+  topic* t = find_topic(topic_name);
+  channel* c = t && channel_name ? t->find_channel(*channel_name) : nullptr;
+  std::shared_ptr<disk_queue> q = c ? c->_disk : (t && !channel_name ? t->_disk : nullptr);
+  if (!q) co_return;
+  std::string text;
+  int rc = co_await core::read_file(_data_dir, deferred_file_name(q->prefix()), text);
+  if (rc < 0) co_return;  // none (or unreadable: the records are delivered at once, as upstream)
+  for (const deferred_record& r : parse_deferred(text)) {
+    if (r.due_ns < 0) {  // a record already delivered from memory: never again
+      q->skip(r.at);
+      continue;
+    }
+    std::optional<message> m = co_await q->read_at(r.at);
+    if (!m || m->id != r.id) continue;
+    q->skip(r.at);
+    t = find_topic(topic_name);
+    if (!t) co_return;
+    if (channel_name) {
+      c = t->find_channel(*channel_name);
+      if (c) c->put_deferred(std::move(*m), r.due_ns, r.at);
+    } else if (!t->_channels.empty() && !t->_paused) {
+      for (auto& [cn, ch] : t->_channels) topic::hand_over(*ch, *m, r.due_ns);
+    } else {
+      t->_backlog.push_back({std::move(*m), r.due_ns});
+    }
+  }
+}
+
+namespace {
+
+// Moves every record of `src` to the end of `dst`, then deletes src's files.
+core::task<void> merge_queue(disk_queue& src, disk_queue& dst, const core::logger& log) {
+  for (;;) {
+    std::vector<message> batch = co_await src.read(1024, disk_read_bytes);
+    if (batch.empty()) break;
+    for (message& m : batch) (void)dst.put(m);
+    int rc = co_await dst.flush();
+    if (rc < 0) {
+      log.error("DISKQUEUE(", dst.prefix(), "): failed to take in ", src.prefix(), " - ", error_text(rc));
+      (void)co_await src.close();
+      co_return;
+    }
+  }
+  (void)co_await src.remove();
+}
+
+}  // namespace
+
+core::task<void> broker_shard::take_in_leftovers(std::string data_path) {
+  // Queue files of shards other than 0 remain only after a crash (a clean stop merges them).
+  std::set<std::string> prefixes;
+  if (DIR* d = ::opendir(data_path.empty() ? "." : data_path.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string_view name = e->d_name;
+      size_t at = name.find(".diskqueue.s");
+      if (at == std::string_view::npos) continue;
+      size_t end = name.find('.', at + 12);
+      if (end == std::string_view::npos || end == at + 12) continue;
+      std::string_view tail = name.substr(end);
+      if (tail != ".meta.dat" && !(tail.size() == 11 && tail.ends_with(".dat"))) continue;
+      prefixes.emplace(name.substr(0, end));
+    }
+    ::closedir(d);
+  }
+  for (const std::string& prefix : prefixes) {
+    std::string queue = prefix.substr(0, prefix.find(".diskqueue.s"));
+    size_t colon = queue.find(':');
+    std::string tn = queue.substr(0, colon);
+    topic* t = find_topic(tn);
+    channel* c = t && colon != std::string::npos ? t->find_channel(queue.substr(colon + 1)) : nullptr;
+    std::shared_ptr<disk_queue> dst = colon == std::string::npos ? (t ? t->_disk : nullptr) : (c ? c->_disk : nullptr);
+    if (!dst) {
+      _log.warn("DISKQUEUE(", prefix, "): no such topic or channel; leaving its files");
+      continue;
+    }
+    disk_queue src(_data_dir, prefix, disk_limits(), _log);
+    (void)co_await src.open();
+    _log.info("DISKQUEUE(", dst->prefix(), "): taking in ", src.depth(), " messages of ", prefix);
+    co_await merge_queue(src, *dst, _log);
+  }
+}
+
+// ---- stop -------------------------------------------------------------------------------------
+
+std::vector<broker_shard::part_contents> broker_shard::take_contents() {
+  std::vector<part_contents> out;
+  for (auto& [tn, t] : _topics) {
+    if (!t->ephemeral() && !t->_backlog.empty()) {
+      part_contents p{tn, "", false, {}, {}, {}};
+      for (topic::waiting& w : t->_backlog) {
+        if (w.due > 0)
+          p.deferred.emplace_back(std::move(w.msg), w.due);
+        else
+          p.plain.push_back(std::move(w.msg));
+      }
+      t->_backlog.clear();
+      out.push_back(std::move(p));
+    }
+    for (auto& [cn, c] : t->_channels) {
+      if (c->ephemeral()) continue;
+      part_contents p{tn, cn, true, {}, {}, {}};
+      for (message& m : c->_queue) p.plain.push_back(std::move(m));
+      for (auto& [m, decliner] : c->_declined) p.plain.push_back(std::move(m));
+      for (auto& [id, e] : c->_in_flight) p.plain.push_back(std::move(e.msg));  // attempts kept
+      for (auto& [id, d] : c->_deferred) {
+        if (d.on_disk)
+          p.kept.push_back({*d.on_disk, id, d.pq_slot.priority});
+        else
+          p.deferred.emplace_back(std::move(d.msg), d.pq_slot.priority);
+      }
+      c->_queue.clear();
+      c->_declined.clear();
+      c->_in_flight.clear();
+      c->_in_flight_pq.clear();
+      c->_deferred.clear();
+      c->_deferred_pq.clear();
+      if (!p.plain.empty() || !p.deferred.empty() || !p.kept.empty()) out.push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
+core::task<std::vector<std::string>> broker_shard::close_disks() {
+  std::vector<std::shared_ptr<disk_queue>> queues;
+  for (auto& [tn, t] : _topics) {
+    if (t->_disk) queues.push_back(t->_disk);
+    for (auto& [cn, c] : t->_channels)
+      if (c->_disk) queues.push_back(c->_disk);
+  }
+  std::vector<std::string> with_data;
+  for (auto& q : queues) {
+    if (shard_id() != 0 && q->depth() == 0) {  // nothing to hand over: leave no files
+      (void)co_await q->remove();
+      continue;
+    }
+    int rc = co_await q->close();
+    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to close - ", error_text(rc));
+    if (q->depth() > 0) with_data.push_back(q->prefix());
+  }
+  co_return with_data;
+}
+
+core::task<void> broker_shard::flush_all() {
+  if (!persistent()) co_return;
+  // Everything in memory, on every shard, keyed by part.
+  std::map<std::pair<std::string, std::string>, std::vector<part_contents>> held;
+  for (unsigned n = 0; n < shard_count(); ++n) {
+    broker_shard* peer = _peers[n];
+    std::vector<part_contents> part = co_await core::on_shard(n, [peer] { return peer->take_contents(); });
+    for (part_contents& p : part) held[{p.topic_name, p.channel_name}].push_back(std::move(p));
+  }
+  // Other shards' queue files, closed, to be taken into shard 0's.
+  std::set<std::string> others;
+  for (unsigned n = 1; n < shard_count(); ++n) {
+    broker_shard* peer = _peers[n];
+    std::vector<std::string> left = co_await core::on_shard(n, [peer] { return peer->close_disks(); });
+    others.insert(left.begin(), left.end());
+  }
+  const std::int64_t now = unix_now_ns();
+  std::vector<std::pair<std::string, std::optional<std::string>>> parts;
+  for (auto& [tn, t] : _topics) {
+    if (!t->ephemeral()) parts.emplace_back(tn, std::nullopt);
+    for (auto& [cn, c] : t->_channels)
+      if (!c->ephemeral()) parts.emplace_back(tn, cn);
+  }
+  for (auto& [tn, cn] : parts) {
+    topic* t = find_topic(tn);
+    channel* c = t && cn ? t->find_channel(*cn) : nullptr;
+    std::shared_ptr<disk_queue> q = cn ? (c ? c->_disk : nullptr) : (t ? t->_disk : nullptr);
+    auto found = held.find({tn, cn.value_or("")});
+    if (!q) {
+      if (found != held.end()) _log.error("TOPIC(", tn, "): no disk queue; messages in memory are lost");
+      continue;
+    }
+    std::vector<deferred_record> sidecar;
+    std::set<disk_position> kept;
+    if (found != held.end()) {
+      for (part_contents& p : found->second) {
+        for (message& m : p.plain) (void)q->put(m);
+        for (auto& [m, due] : p.deferred) {
+          std::optional<disk_position> at = q->put(m);
+          if (at && due > now) sidecar.push_back({*at, m.id, due});
+        }
+        for (deferred_record& r : p.kept) {
+          sidecar.push_back(r);
+          kept.insert(r.at);
+        }
+      }
+    }
+    // Records delivered from memory whose copies remain on disk: never deliver them again.
+    for (const disk_position& at : q->skipped())
+      if (!kept.count(at)) sidecar.push_back({at, message_id{}, -1});
+    int rc = co_await q->flush();
+    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to write at exit - ", error_text(rc));
+    for (unsigned n = 1; n < shard_count(); ++n) {
+      std::string prefix = q->prefix() + ".s" + std::to_string(n);
+      if (!others.count(prefix)) continue;
+      disk_queue src(_data_dir, prefix, disk_limits(), _log);
+      (void)co_await src.open();
+      co_await merge_queue(src, *q, _log);
+    }
+    rc = co_await q->close();
+    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to close - ", error_text(rc));
+    std::string side = deferred_file_name(q->prefix());
+    if (sidecar.empty()) {
+      co_await core::shielded(unlink_quietly(_data_dir, side));
+    } else {
+      rc = co_await core::write_file_atomically(_data_dir, side, render_deferred(sidecar), 0600);
+      if (rc < 0) _log.error("failed to write ", side, " - ", error_text(rc));
+    }
+  }
+  (void)co_await persist_metadata_now();
+}
+
+}  // namespace nsqd::broker

@@ -1,0 +1,79 @@
+#include "core/file.hpp"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+
+#include "core/io.hpp"
+
+namespace nsqd::core {
+
+namespace {
+
+task<int> write_all_inner(int fd, std::string_view bytes, std::uint64_t offset) {
+  while (!bytes.empty()) {
+    unsigned chunk = unsigned(std::min<std::size_t>(bytes.size(), 1u << 30));
+    int n = co_await write(fd, bytes.data(), chunk, offset);
+    if (n < 0) co_return n;
+    if (n == 0) co_return -EIO;
+    bytes.remove_prefix(std::size_t(n));
+    offset += std::uint64_t(n);
+  }
+  co_return 0;
+}
+
+task<int> write_atomically_inner(int dirfd, std::string name, std::string_view bytes, mode_t mode) {
+  std::random_device rd;
+  std::string tmp = name + "." + std::to_string(std::uint64_t(rd()) << 32 | rd()) + ".tmp";
+  int fd = co_await openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) co_return fd;
+  int rc = co_await write_all_inner(fd, bytes, 0);
+  if (rc == 0) rc = co_await fsync(fd);
+  int closed = co_await close(fd);
+  if (rc == 0) rc = closed;
+  if (rc == 0) rc = co_await renameat(dirfd, tmp.c_str(), dirfd, name.c_str());
+  if (rc != 0) (void)co_await unlinkat(dirfd, tmp.c_str());
+  co_return rc;
+}
+
+task<int> read_file_inner(int dirfd, std::string name, std::string& out) {
+  int fd = co_await openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) co_return fd;
+  out.clear();
+  int rc = 0;
+  for (;;) {
+    std::size_t have = out.size();
+    out.resize(have + 64 * 1024);
+    int n = co_await read(fd, out.data() + have, 64 * 1024, have);
+    if (n < 0) {
+      rc = n;
+      out.resize(have);
+      break;
+    }
+    out.resize(have + std::size_t(n));
+    if (n == 0) break;
+  }
+  (void)co_await close(fd);
+  co_return rc;
+}
+
+}  // namespace
+
+task<int> write_all(int fd, std::string_view bytes, std::uint64_t offset) {
+  int rc = co_await shielded(write_all_inner(fd, bytes, offset));
+  co_return rc;
+}
+
+task<int> write_file_atomically(int dirfd, std::string name, std::string_view bytes, mode_t mode) {
+  int rc = co_await shielded(write_atomically_inner(dirfd, std::move(name), bytes, mode));
+  co_return rc;
+}
+
+task<int> read_file(int dirfd, std::string name, std::string& out) {
+  int rc = co_await shielded(read_file_inner(dirfd, std::move(name), out));
+  co_return rc;
+}
+
+}  // namespace nsqd::core
