@@ -1,0 +1,340 @@
+#define BOOST_TEST_MODULE disk_queue
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "broker/disk_queue.hpp"
+#include "test/support/coro_test.hpp"
+
+using namespace nsqd;
+using namespace nsqd::broker;
+
+namespace {
+
+core::logger quiet{"[test] ", core::log_level::fatal};
+
+struct temp_dir {
+  temp_dir() {
+    char tmpl[] = "/tmp/nsqd-dq-XXXXXX";
+    path = ::mkdtemp(tmpl);
+    fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  ~temp_dir() {
+    ::close(fd);
+    std::filesystem::remove_all(path);
+  }
+  std::string read(const std::string& name) const {
+    std::ifstream in(path + "/" + name, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  void write(const std::string& name, const std::string& bytes) const {
+    std::ofstream(path + "/" + name, std::ios::binary | std::ios::trunc) << bytes;
+  }
+  bool exists(const std::string& name) const { return std::filesystem::exists(path + "/" + name); }
+  std::string path;
+  int fd = -1;
+};
+
+message make(std::uint64_t n, std::string_view body, std::uint16_t attempts = 0) {
+  message m;
+  m.id = message_id::from_raw(n);
+  m.timestamp = 1'700'000'000'000'000'000 + std::int64_t(n);
+  m.attempts = attempts;
+  m.body = message_body::copy_of(body);
+  return m;
+}
+
+disk_queue_limits small(std::int64_t bytes_per_file = 1 << 20) {
+  disk_queue_limits l;
+  l.max_bytes_per_file = bytes_per_file;
+  l.max_msg_size = 1024;
+  l.sync_every = 2500;
+  return l;
+}
+
+}  // namespace
+
+CORO_TEST_CASE(round_trip_and_byte_format) {
+  temp_dir dir;
+  disk_queue q(dir.fd, "t:c.diskqueue", small(), quiet);
+  int rc = co_await q.open();
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(!dir.exists("t:c.diskqueue.meta.dat"));  // opening creates nothing
+  auto at = q.put(make(1, "x"));
+  BOOST_TEST_REQUIRE(at.has_value());
+  BOOST_TEST(at->file == 0);
+  BOOST_TEST(at->pos == 0);
+  (void)q.put(make(2, std::string("\0\xff bin", 6), 3));
+  (void)q.put(make(3, ""));
+  BOOST_TEST(q.pending() == 3);
+  BOOST_TEST(q.depth() == 3);
+  rc = co_await q.flush();
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(q.pending() == 0);
+  // A 1-byte body makes a 31-byte record: 4 + 26 + 1.
+  std::string seg = dir.read("t:c.diskqueue.000000.dat");
+  BOOST_TEST(seg.size() == 31u + 36u + 30u);
+  BOOST_TEST(seg.substr(0, 4) == std::string("\0\0\0\x1b", 4));
+  BOOST_TEST(seg.substr(4 + 10, 16) == std::string(message_id::from_raw(1).view()));
+  BOOST_TEST(seg[30] == 'x');
+  std::vector<message> got = co_await q.read(10, 1 << 20);
+  BOOST_TEST_REQUIRE(got.size() == 3u);
+  BOOST_TEST(got[0].body.view() == "x");
+  BOOST_TEST((got[1].id == message_id::from_raw(2)));
+  BOOST_TEST(got[1].attempts == 3);
+  BOOST_TEST(got[1].timestamp == 1'700'000'000'000'000'002);
+  BOOST_TEST(got[1].body.view() == std::string_view("\0\xff bin", 6));
+  BOOST_TEST(got[2].body.empty());
+  BOOST_TEST(q.depth() == 0);
+  rc = co_await q.close();
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(dir.read("t:c.diskqueue.meta.dat") == "0\n0,97\n0,97\n");
+}
+
+CORO_TEST_CASE(meta_of_an_empty_queue_and_reopen) {
+  temp_dir dir;
+  {
+    disk_queue q(dir.fd, "e.diskqueue", small(), quiet);
+    (void)co_await q.open();
+    int rc = co_await q.close();
+    BOOST_TEST(rc == 0);
+    BOOST_TEST(dir.read("e.diskqueue.meta.dat") == "0\n0,0\n0,0\n");
+  }
+  {
+    disk_queue q(dir.fd, "r.diskqueue", small(), quiet);
+    (void)co_await q.open();
+    for (int i = 0; i < 3; ++i) (void)q.put(make(std::uint64_t(i), "abc"));
+    (void)co_await q.close();
+    BOOST_TEST(dir.read("r.diskqueue.meta.dat") == "3\n0,0\n0,99\n");
+  }
+  disk_queue q(dir.fd, "r.diskqueue", small(), quiet);
+  (void)co_await q.open();
+  BOOST_TEST(q.depth() == 3);
+  BOOST_TEST(q.write_position().pos == 99);
+  (void)q.put(make(9, "abc"));
+  (void)co_await q.flush();
+  std::vector<message> got = co_await q.read(10, 1 << 20);
+  BOOST_TEST(got.size() == 4u);
+  BOOST_TEST(got.back().body.view() == "abc");
+}
+
+CORO_TEST_CASE(rolls_segments_and_deletes_read_ones) {
+  temp_dir dir;
+  disk_queue q(dir.fd, "roll.diskqueue", small(100), quiet);
+  (void)co_await q.open();
+  // 4 + 26 + 20 = 50 bytes a record: two per 100-byte segment.
+  for (int i = 0; i < 5; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));
+  // A record bigger than the limit gets a segment of its own.
+  (void)q.put(make(9, std::string(200, 'z')));
+  (void)co_await q.flush();
+  BOOST_TEST(dir.read("roll.diskqueue.000000.dat").size() == 100u);
+  BOOST_TEST(dir.read("roll.diskqueue.000001.dat").size() == 100u);
+  BOOST_TEST(dir.read("roll.diskqueue.000002.dat").size() == 50u);
+  BOOST_TEST(dir.read("roll.diskqueue.000003.dat").size() == 230u);
+  std::vector<message> got = co_await q.read(3, 1 << 20);
+  BOOST_TEST(got.size() == 3u);
+  got = co_await q.read(10, 1 << 20);
+  BOOST_TEST(got.size() == 3u);
+  BOOST_TEST(got.back().body.size() == 200u);
+  BOOST_TEST(!dir.exists("roll.diskqueue.000000.dat"));
+  BOOST_TEST(!dir.exists("roll.diskqueue.000001.dat"));
+  BOOST_TEST(!dir.exists("roll.diskqueue.000002.dat"));
+  BOOST_TEST(q.depth() == 0);
+  BOOST_TEST(!q.put(make(10, std::string(1025, 'x'))).has_value());  // over max_msg_size
+  BOOST_TEST(q.put(make(11, std::string(1024, 'x'))).has_value());
+}
+
+CORO_TEST_CASE(crash_tail_is_delivered) {
+  temp_dir dir;
+  {
+    disk_queue q(dir.fd, "c.diskqueue", small(), quiet);
+    (void)co_await q.open();
+    (void)q.put(make(1, "one"));
+    (void)co_await q.close();
+  }
+  // Two more records written, the meta file never synced again: as after a kill -9.
+  {
+    disk_queue q(dir.fd, "c.diskqueue", small(), quiet);
+    (void)co_await q.open();
+    (void)q.put(make(2, "two"));
+    (void)q.put(make(3, "three"));
+    (void)co_await q.flush();
+    dir.write("c.diskqueue.meta.dat", "1\n0,0\n0,33\n");  // stale meta
+  }
+  disk_queue q(dir.fd, "c.diskqueue", small(), quiet);
+  (void)co_await q.open();
+  BOOST_TEST(q.depth() == 3);
+  BOOST_TEST(q.write_position().file == 1);  // writing goes on in a new segment
+  (void)q.put(make(4, "four"));
+  (void)co_await q.flush();
+  std::vector<message> got = co_await q.read(10, 1 << 20);
+  BOOST_TEST_REQUIRE(got.size() == 4u);
+  BOOST_TEST(got[2].body.view() == "three");
+  BOOST_TEST(got[3].body.view() == "four");
+}
+
+CORO_TEST_CASE(corrupt_segment_is_renamed_bad_and_skipped) {
+  temp_dir dir;
+  {
+    disk_queue q(dir.fd, "bad.diskqueue", small(100), quiet);
+    (void)co_await q.open();
+    for (int i = 0; i < 6; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));
+    (void)co_await q.close();
+  }
+  std::string seg = dir.read("bad.diskqueue.000001.dat");
+  seg[50] = '\x7f';  // the second record's length: 0x7f...... is far over the limit
+  dir.write("bad.diskqueue.000001.dat", seg);
+  disk_queue q(dir.fd, "bad.diskqueue", small(100), quiet);
+  (void)co_await q.open();
+  std::vector<message> got = co_await q.read(10, 1 << 20);
+  std::vector<message> more = co_await q.read(10, 1 << 20);
+  for (auto& m : more) got.push_back(std::move(m));
+  // Segment 0 (a, b), segment 1's first record (c), segment 2 (e, f).
+  BOOST_TEST_REQUIRE(got.size() == 5u);
+  BOOST_TEST(got[2].body.view() == std::string(20, 'c'));
+  BOOST_TEST(got[3].body.view() == std::string(20, 'e'));
+  BOOST_TEST(dir.exists("bad.diskqueue.000001.dat.bad"));
+  BOOST_TEST(q.depth() == 0);  // reset once the reader reached the writer
+  (void)q.put(make(7, "after"));
+  (void)co_await q.flush();
+  got = co_await q.read(10, 1 << 20);
+  BOOST_TEST_REQUIRE(got.size() == 1u);
+  BOOST_TEST(got[0].body.view() == "after");
+}
+
+CORO_TEST_CASE(truncated_write_segment_is_skipped) {
+  temp_dir dir;
+  {
+    disk_queue q(dir.fd, "cut.diskqueue", small(), quiet);
+    (void)co_await q.open();
+    for (int i = 0; i < 3; ++i) (void)q.put(make(std::uint64_t(i), "0123456789"));
+    (void)co_await q.close();
+  }
+  std::filesystem::resize_file(dir.path + "/cut.diskqueue.000000.dat", 40 + 20);
+  disk_queue q(dir.fd, "cut.diskqueue", small(), quiet);
+  (void)co_await q.open();
+  std::vector<message> got = co_await q.read(10, 1 << 20);
+  BOOST_TEST(got.size() == 1u);
+  BOOST_TEST(dir.exists("cut.diskqueue.000000.dat.bad"));
+  (void)q.put(make(5, "new"));
+  int rc = co_await q.flush();
+  BOOST_TEST(rc == 0);
+  got = co_await q.read(10, 1 << 20);
+  BOOST_TEST_REQUIRE(got.size() == 1u);
+  BOOST_TEST(got[0].body.view() == "new");
+}
+
+CORO_TEST_CASE(empty_and_remove_delete_files) {
+  temp_dir dir;
+  disk_queue q(dir.fd, "x.diskqueue", small(100), quiet);
+  (void)co_await q.open();
+  for (int i = 0; i < 5; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, 'q')));
+  (void)co_await q.close();
+  BOOST_TEST(dir.exists("x.diskqueue.000002.dat"));
+  int rc = co_await q.empty();
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(q.depth() == 0);
+  BOOST_TEST(!dir.exists("x.diskqueue.000000.dat"));
+  BOOST_TEST(!dir.exists("x.diskqueue.000002.dat"));
+  BOOST_TEST(!dir.exists("x.diskqueue.meta.dat"));
+  BOOST_TEST(q.write_position().file == 3);
+  (void)q.put(make(8, "again"));
+  (void)co_await q.flush();
+  BOOST_TEST(dir.exists("x.diskqueue.000003.dat"));
+  rc = co_await q.remove();
+  BOOST_TEST(rc == 0);
+  (void)co_await q.close();
+  std::size_t left = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir.path)) left += e.path().filename().string().starts_with("x.");
+  BOOST_TEST(left == 0u);  // remove: no meta file written again
+}
+
+CORO_TEST_CASE(read_at_and_skip) {
+  temp_dir dir;
+  disk_queue q(dir.fd, "s.diskqueue", small(), quiet);
+  (void)co_await q.open();
+  (void)q.put(make(1, "first"));
+  auto at = q.put(make(2, "deferred"));
+  (void)q.put(make(3, "third"));
+  (void)co_await q.flush();
+  std::optional<message> m = co_await q.read_at(*at);
+  BOOST_TEST_REQUIRE(m.has_value());
+  BOOST_TEST(m->body.view() == "deferred");
+  std::optional<message> none = co_await q.read_at({0, 1});
+  BOOST_TEST(!none.has_value());
+  q.skip(*at);
+  BOOST_TEST(q.depth() == 2);
+  std::vector<message> got = co_await q.read(10, 1 << 20);
+  BOOST_TEST_REQUIRE(got.size() == 2u);
+  BOOST_TEST(got[1].body.view() == "third");
+  BOOST_TEST(q.skipped().empty());
+  q.skip({0, 0});  // before the read position: ignored
+  BOOST_TEST(q.skipped().empty());
+}
+
+CORO_TEST_CASE(sync_every_writes_meta) {
+  temp_dir dir;
+  disk_queue_limits l = small();
+  l.sync_every = 2;
+  disk_queue q(dir.fd, "y.diskqueue", l, quiet);
+  (void)co_await q.open();
+  (void)q.put(make(1, "a"));
+  (void)co_await q.flush();
+  BOOST_TEST(!dir.exists("y.diskqueue.meta.dat"));
+  BOOST_TEST(q.dirty());
+  (void)q.put(make(2, "b"));
+  (void)co_await q.flush();
+  BOOST_TEST(dir.read("y.diskqueue.meta.dat") == "2\n0,0\n0,62\n");
+  BOOST_TEST(!q.dirty());
+}
+
+// A write that fails (a full filesystem, for real) drops what it carried, keeps what is
+// stored, and the queue works again once there is room.
+CORO_TEST_CASE(full_disk_drops_the_failed_write_only) {
+  if (::geteuid() != 0) co_return;  // needs mount(2)
+  temp_dir dir;
+  if (::mount("tmpfs", dir.path.c_str(), "tmpfs", 0, "size=64k") != 0) co_return;
+  int fd = ::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  {
+    disk_queue q(fd, "full.diskqueue", small(1 << 20), quiet);
+    (void)co_await q.open();
+    (void)q.put(make(1, "kept"));
+    int rc = co_await q.flush();
+    BOOST_TEST(rc == 0);
+    (void)q.put(make(2, std::string(1000, 'f')));
+    int failed = 0;
+    for (int i = 0; i < 200 && failed == 0; ++i) {
+      for (int j = 0; j < 100; ++j) (void)q.put(make(std::uint64_t(100 + i * 100 + j), std::string(1000, 'f')));
+      failed = co_await q.flush();
+    }
+    BOOST_TEST(failed == -ENOSPC);
+    std::int64_t stored = q.depth();
+    BOOST_TEST(stored >= 1);
+    BOOST_TEST(q.pending() == 0);
+    // Room again: the next flush works; everything stored before is still there.
+    std::vector<message> first = co_await q.read(1, 1 << 20);
+    BOOST_TEST_REQUIRE(first.size() == 1u);
+    BOOST_TEST(first[0].body.view() == "kept");
+    std::vector<message> rest = co_await q.read(100000, 1 << 30);
+    BOOST_TEST(std::int64_t(rest.size()) == stored - 1);
+    (void)co_await q.empty();
+    (void)q.put(make(5, "after"));
+    int rc2 = co_await q.flush();
+    BOOST_TEST(rc2 == 0);
+    std::vector<message> after = co_await q.read(10, 1 << 20);
+    BOOST_TEST_REQUIRE(after.size() == 1u);
+    BOOST_TEST(after[0].body.view() == "after");
+    (void)co_await q.close();
+  }
+  ::close(fd);
+  ::umount2(dir.path.c_str(), MNT_DETACH);
+}
