@@ -270,15 +270,17 @@ struct disk_queue::impl {
   core::task<int> flush_locked() {
     std::int64_t wrote = 0;
     while (!pending.empty()) {
-      chunk& c = pending.front();
+      // Taken out before the write: puts made while it is in flight start a new chunk
+      // instead of growing (and moving) the bytes the kernel is writing.
+      chunk c = std::move(pending.front());
+      pending.pop_front();
       int rc = co_await open_write_fd(c.file);
       if (rc == 0) rc = co_await core::write_all(write_fd, c.bytes, std::uint64_t(c.offset));
       if (rc < 0) {
         if (write_fd_file == c.file) write_tail_dirty = true;
         log.error("DISKQUEUE(", prefix, "): failed to write - ", error_text(rc));
-        pending.pop_front();  // this write's records are dropped ...
-        pending_count -= c.count;
-        replace_pending();    // ... later ones move up behind what is on disk
+        pending_count -= c.count;  // this write's records are dropped ...
+        replace_pending();         // ... later ones move up behind what is on disk
         co_return rc;
       }
       written = {c.file, c.offset + std::int64_t(c.bytes.size())};
@@ -286,7 +288,6 @@ struct disk_queue::impl {
       ops_since_sync += c.count;
       pending_count -= c.count;
       wrote += c.count;
-      pending.pop_front();
     }
     if (wrote > 0 && (lim.sync_each_flush || ops_since_sync >= lim.sync_every)) {
       int rc = co_await sync_locked();
