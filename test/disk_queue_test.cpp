@@ -6,11 +6,14 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "broker/disk_queue.hpp"
+#include "core/io.hpp"
+#include "core/task_group.hpp"
 #include "test/support/coro_test.hpp"
 
 using namespace nsqd;
@@ -44,6 +47,21 @@ struct temp_dir {
   int fd = -1;
 };
 
+// A small tmpfs over a temp_dir, unmounted when the test ends (even when it fails).
+struct tmpfs_mount {
+  tmpfs_mount(const std::string& at, const char* options) : path(at) {
+    mounted = ::mount("tmpfs", path.c_str(), "tmpfs", 0, options) == 0;
+    if (mounted) fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  ~tmpfs_mount() {
+    if (fd >= 0) ::close(fd);
+    if (mounted) ::umount2(path.c_str(), MNT_DETACH);
+  }
+  std::string path;
+  bool mounted = false;
+  int fd = -1;
+};
+
 message make(std::uint64_t n, std::string_view body, std::uint16_t attempts = 0) {
   message m;
   m.id = message_id::from_raw(n);
@@ -60,6 +78,12 @@ disk_queue_limits small(std::int64_t bytes_per_file = 1 << 20) {
   l.sync_every = 2500;
   return l;
 }
+
+core::task<void> flush_into(disk_queue* q, int* rc) { *rc = co_await q->flush(); }
+
+core::task<void> read_into(disk_queue* q, std::vector<message>* out) { *out = co_await q->read(100, 1 << 20); }
+
+std::string body_of(int i) { return "message-" + std::to_string(i); }
 
 }  // namespace
 
@@ -295,6 +319,13 @@ CORO_TEST_CASE(sync_every_writes_meta) {
   (void)co_await q.flush();
   BOOST_TEST(dir.read("y.diskqueue.meta.dat") == "2\n0,0\n0,62\n");
   BOOST_TEST(!q.dirty());
+  // Reads count too: the second one syncs.
+  std::vector<message> got = co_await q.read(1, 1 << 20);
+  BOOST_TEST(q.dirty());
+  BOOST_TEST(dir.read("y.diskqueue.meta.dat") == "2\n0,0\n0,62\n");
+  got = co_await q.read(1, 1 << 20);
+  BOOST_TEST(!q.dirty());
+  BOOST_TEST(dir.read("y.diskqueue.meta.dat") == "0\n0,62\n0,62\n");
 }
 
 // A write that fails (a full filesystem, for real) drops what it carried, keeps what is
@@ -302,8 +333,9 @@ CORO_TEST_CASE(sync_every_writes_meta) {
 CORO_TEST_CASE(full_disk_drops_the_failed_write_only) {
   if (::geteuid() != 0) co_return;  // needs mount(2)
   temp_dir dir;
-  if (::mount("tmpfs", dir.path.c_str(), "tmpfs", 0, "size=64k") != 0) co_return;
-  int fd = ::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  tmpfs_mount full(dir.path, "size=64k");
+  if (!full.mounted) co_return;
+  const int fd = full.fd;
   {
     disk_queue q(fd, "full.diskqueue", small(1 << 20), quiet);
     (void)co_await q.open();
@@ -326,6 +358,28 @@ CORO_TEST_CASE(full_disk_drops_the_failed_write_only) {
     BOOST_TEST(first[0].body.view() == "kept");
     std::vector<message> rest = co_await q.read(100000, 1 << 30);
     BOOST_TEST(std::int64_t(rest.size()) == stored - 1);
+    // A clean stop after the failure: the segment ends where the meta file says (the failed
+    // write's bytes trimmed), so a restart finds exactly the stored records, no crash tail.
+    (void)q.put(make(3, "last"));
+    int rc3 = co_await q.flush();
+    BOOST_TEST(rc3 == 0);
+    disk_position end = q.write_position();
+    int rc4 = co_await q.close();
+    BOOST_TEST(rc4 == 0);
+    char seg[64];
+    std::snprintf(seg, sizeof seg, "/full.diskqueue.%06lld.dat", static_cast<long long>(end.file));
+    BOOST_TEST(std::filesystem::file_size(dir.path + seg) == std::uintmax_t(end.pos));
+    {
+      disk_queue again(fd, "full.diskqueue", small(1 << 20), quiet);
+      int rc5 = co_await again.open();
+      BOOST_TEST(rc5 == 0);
+      BOOST_TEST(again.depth() == 1);
+      BOOST_TEST((again.write_position() == end));
+      std::vector<message> last = co_await again.read(10, 1 << 20);
+      BOOST_TEST_REQUIRE(last.size() == 1u);
+      BOOST_TEST(last[0].body.view() == "last");
+      (void)co_await again.close();
+    }
     (void)co_await q.empty();
     (void)q.put(make(5, "after"));
     int rc2 = co_await q.flush();
@@ -335,6 +389,180 @@ CORO_TEST_CASE(full_disk_drops_the_failed_write_only) {
     BOOST_TEST(after[0].body.view() == "after");
     (void)co_await q.close();
   }
-  ::close(fd);
-  ::umount2(dir.path.c_str(), MNT_DETACH);
+}
+
+// Records put while a flush is writing are not part of it: the next flush writes them, in
+// order, and none is lost or written twice.
+CORO_TEST_CASE(puts_during_a_flush_wait_for_the_next) {
+  temp_dir dir;
+  disk_queue q(dir.fd, "p.diskqueue", small(4096), quiet);
+  (void)co_await q.open();
+  (void)q.put(make(0, body_of(0)));
+  int first = 1, second = 1;
+  core::task_group g{co_await core::this_context()};
+  g.spawn(flush_into(&q, &first));
+  for (int i = 1; i < 200; ++i) {
+    (void)q.put(make(std::uint64_t(i), body_of(i)));
+    if (i % 3 == 0) co_await core::yield_now();
+    if (i == 100) g.spawn(flush_into(&q, &second));
+  }
+  co_await g.join();
+  int rc = co_await q.flush();
+  BOOST_TEST(first == 0);
+  BOOST_TEST(second == 0);
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(q.pending() == 0);
+  BOOST_TEST(q.depth() == 200);
+  std::vector<message> got = co_await q.read(1000, 1 << 30);
+  BOOST_TEST_REQUIRE(got.size() == 200u);
+  for (int i = 0; i < 200; ++i) {
+    BOOST_TEST((got[std::size_t(i)].id == message_id::from_raw(std::uint64_t(i))));
+    BOOST_TEST(got[std::size_t(i)].body.view() == body_of(i));
+  }
+}
+
+// A read made while a flush runs waits for it, then sees what it wrote.
+CORO_TEST_CASE(operations_are_serialised) {
+  temp_dir dir;
+  disk_queue q(dir.fd, "o.diskqueue", small(), quiet);
+  (void)co_await q.open();
+  for (int i = 0; i < 5; ++i) (void)q.put(make(std::uint64_t(i), body_of(i)));
+  int rc = 1;
+  std::vector<message> got;
+  core::task_group g{co_await core::this_context()};
+  g.spawn(flush_into(&q, &rc));
+  g.spawn(read_into(&q, &got));
+  co_await g.join();
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(got.size() == 5u);
+  BOOST_TEST(q.depth() == 0);
+}
+
+// Rolling persists the move (as upstream's sync on roll): a crash afterwards finds the newest
+// segment as the write segment, delivers its unsynced tail and never writes over it.
+CORO_TEST_CASE(roll_writes_meta_and_survives_a_crash) {
+  temp_dir dir;
+  {
+    disk_queue q(dir.fd, "k.diskqueue", small(100), quiet);
+    (void)co_await q.open();
+    for (int i = 0; i < 3; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));  // 50 bytes each
+    int rc = co_await q.flush();
+    BOOST_TEST(rc == 0);
+    BOOST_TEST(dir.read("k.diskqueue.meta.dat") == "2\n0,0\n1,0\n");
+    BOOST_TEST(dir.read("k.diskqueue.000001.dat").size() == 50u);
+  }  // no close: a crash
+  disk_queue q(dir.fd, "k.diskqueue", small(100), quiet);
+  int rc = co_await q.open();
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(q.depth() == 3);
+  BOOST_TEST((q.write_position() == disk_position{2, 0}));
+  BOOST_TEST(dir.read("k.diskqueue.meta.dat") == "3\n0,0\n2,0\n");  // persisted at once
+  (void)q.put(make(3, std::string(20, 'd')));
+  (void)co_await q.flush();
+  std::vector<message> got = co_await q.read(10, 1 << 20);
+  BOOST_TEST_REQUIRE(got.size() == 4u);
+  for (int i = 0; i < 4; ++i) BOOST_TEST(got[std::size_t(i)].body.view() == std::string(20, char('a' + i)));
+  BOOST_TEST(!dir.exists("k.diskqueue.000000.dat"));
+  BOOST_TEST(!dir.exists("k.diskqueue.000001.dat"));
+  BOOST_TEST(q.depth() == 0);
+}
+
+// An unreadable meta file: -EINVAL, and the queue starts empty after every segment there is.
+CORO_TEST_CASE(bad_meta_starts_after_existing_segments) {
+  temp_dir dir;
+  dir.write("m.diskqueue.meta.dat", "what\n");
+  dir.write("m.diskqueue.000004.dat", "old data");
+  dir.write("m.diskqueue.000007.dat.bad", "older");
+  dir.write("m.diskqueue.s1.000042.dat", "another queue's");
+  disk_queue q(dir.fd, "m.diskqueue", small(), quiet);
+  int rc = co_await q.open();
+  BOOST_TEST(rc == -EINVAL);
+  BOOST_TEST(q.depth() == 0);
+  BOOST_TEST((q.read_position() == disk_position{8, 0}));
+  BOOST_TEST((q.write_position() == disk_position{8, 0}));
+  BOOST_TEST(!q.readable());
+  (void)q.put(make(1, "new"));
+  (void)co_await q.flush();
+  BOOST_TEST(dir.exists("m.diskqueue.000008.dat"));
+  BOOST_TEST(dir.read("m.diskqueue.000004.dat") == "old data");  // left alone
+}
+
+// A meta file whose reader is ahead of its writer: both skip to a fresh segment.
+CORO_TEST_CASE(reader_ahead_of_writer_skips_to_a_fresh_segment) {
+  temp_dir dir;
+  dir.write("i.diskqueue.meta.dat", "5\n3,10\n2,40\n");
+  disk_queue q(dir.fd, "i.diskqueue", small(), quiet);
+  int rc = co_await q.open();
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(q.depth() == 0);
+  BOOST_TEST((q.read_position() == disk_position{4, 0}));
+  BOOST_TEST((q.write_position() == disk_position{4, 0}));
+  (void)q.put(make(1, "x"));
+  (void)co_await q.flush();
+  std::vector<message> got = co_await q.read(10, 1 << 20);
+  BOOST_TEST(got.size() == 1u);
+}
+
+// read() stops at about max_bytes (payload bytes), but always gives at least one record.
+CORO_TEST_CASE(read_limits) {
+  temp_dir dir;
+  disk_queue q(dir.fd, "l.diskqueue", small(), quiet);
+  (void)co_await q.open();
+  for (int i = 0; i < 10; ++i) (void)q.put(make(std::uint64_t(i), std::string(74, 'b')));  // 100-byte payloads
+  BOOST_TEST(!q.readable());  // not flushed yet
+  std::vector<message> none = co_await q.read(10, 1 << 20);
+  BOOST_TEST(none.empty());
+  (void)co_await q.flush();
+  BOOST_TEST(q.readable());
+  std::vector<message> got = co_await q.read(10, 0);
+  BOOST_TEST(got.size() == 1u);
+  got = co_await q.read(10, 250);
+  BOOST_TEST(got.size() == 3u);
+  got = co_await q.read(2, 1 << 20);
+  BOOST_TEST(got.size() == 2u);
+  BOOST_TEST(q.depth() == 4);
+  BOOST_TEST((q.read_position() == disk_position{0, 6 * 104}));
+  got = co_await q.read(100, 1 << 20);
+  BOOST_TEST(got.size() == 4u);
+  BOOST_TEST(!q.readable());
+}
+
+// Group commit: every flush with records ends with an fsync and the meta file.
+CORO_TEST_CASE(sync_each_flush_writes_meta_every_time) {
+  temp_dir dir;
+  disk_queue_limits l = small();
+  l.sync_each_flush = true;
+  disk_queue q(dir.fd, "g.diskqueue", l, quiet);
+  (void)co_await q.open();
+  (void)q.put(make(1, "a"));
+  (void)co_await q.flush();
+  BOOST_TEST(dir.read("g.diskqueue.meta.dat") == "1\n0,0\n0,31\n");
+  BOOST_TEST(!q.dirty());
+  (void)q.put(make(2, "b"));
+  (void)co_await q.flush();
+  BOOST_TEST(dir.read("g.diskqueue.meta.dat") == "2\n0,0\n0,62\n");
+  std::vector<message> got = co_await q.read(1, 1 << 20);
+  BOOST_TEST(q.dirty());  // a read counts too
+  int rc = co_await q.sync();
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(dir.read("g.diskqueue.meta.dat") == "1\n0,31\n0,62\n");
+  BOOST_TEST(!q.dirty());
+}
+
+// A completed segment that vanished is skipped; reading goes on with the next one.
+CORO_TEST_CASE(missing_segment_is_skipped) {
+  temp_dir dir;
+  {
+    disk_queue q(dir.fd, "v.diskqueue", small(100), quiet);
+    (void)co_await q.open();
+    for (int i = 0; i < 5; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));
+    (void)co_await q.close();
+  }
+  std::filesystem::remove(dir.path + "/v.diskqueue.000001.dat");
+  disk_queue q(dir.fd, "v.diskqueue", small(100), quiet);
+  (void)co_await q.open();
+  std::vector<message> got = co_await q.read(10, 1 << 20);
+  BOOST_TEST_REQUIRE(got.size() == 3u);
+  BOOST_TEST(got[2].body.view() == std::string(20, 'e'));
+  BOOST_TEST(q.depth() == 0);
 }

@@ -1,10 +1,12 @@
 #include "broker/disk_queue.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <coroutine>
 #include <cstdio>
@@ -18,38 +20,146 @@ namespace nsqd::broker {
 
 namespace {
 
-// Bytes a read brings in at least (records are parsed from the buffer without more I/O).
+// Reads bring in this much (or the rest of the readable bytes) at once; records are then
+// parsed from the buffer without more I/O.
 constexpr std::int64_t read_chunk = 1 << 20;
+constexpr std::int64_t header = std::int64_t(record_length_size);
 
 std::string error_text(int rc) { return std::strerror(rc < 0 ? -rc : rc); }
 
-std::int32_t load_be32(const char* p) {
+std::int64_t load_be32(const char* p) {
   auto b = reinterpret_cast<const unsigned char*>(p);
   return std::int32_t(std::uint32_t(b[0]) << 24 | std::uint32_t(b[1]) << 16 | std::uint32_t(b[2]) << 8 |
                       std::uint32_t(b[3]));
 }
+
+// The queue name for log lines: the prefix without ".diskqueue" (shard parts keep theirs).
+std::string queue_name(const std::string& prefix) {
+  constexpr std::string_view tail = ".diskqueue";
+  if (prefix.ends_with(tail)) return prefix.substr(0, prefix.size() - tail.size());
+  return prefix;
+}
+
+// "%d\n%d,%d\n%d,%d\n": depth, read file,pos, write file,pos.
+bool parse_meta(std::string_view text, std::int64_t& depth, disk_position& read, disk_position& write) {
+  std::int64_t v[5];
+  const char seps[5] = {'\n', ',', '\n', ',', '\n'};
+  const char* p = text.data();
+  const char* end = p + text.size();
+  for (int i = 0; i < 5; ++i) {
+    auto [next, ec] = std::from_chars(p, end, v[i]);
+    if (ec != std::errc() || next == end || *next != seps[i]) return false;
+    p = next + 1;
+  }
+  depth = v[0];
+  read = {v[1], v[2]};
+  write = {v[3], v[4]};
+  return v[1] >= 0 && v[2] >= 0 && v[3] >= 0 && v[4] >= 0;
+}
+
+// The number of `name` when it is `<prefix>.<digits>.dat` or `<prefix>.<digits>.dat.bad`.
+std::optional<std::int64_t> segment_number(std::string_view name, std::string_view prefix) {
+  if (!name.starts_with(prefix) || name.size() <= prefix.size() || name[prefix.size()] != '.') return std::nullopt;
+  name.remove_prefix(prefix.size() + 1);
+  std::int64_t n = 0;
+  auto [next, ec] = std::from_chars(name.data(), name.data() + name.size(), n);
+  if (ec != std::errc() || next == name.data() || n < 0) return std::nullopt;
+  std::string_view rest(next, std::size_t(name.data() + name.size() - next));
+  if (rest != ".dat" && rest != ".dat.bad") return std::nullopt;
+  return n;
+}
+
+// A window of one segment's bytes, read ahead in large chunks.
+struct segment_reader {
+  int fd = -1;
+  std::int64_t file = -1;
+  std::string buf;  // bytes of the file from `off`
+  std::int64_t off = 0;
+
+  // Makes [pos, pos + n) available (reading ahead up to `end`): true, or false when the
+  // file ends first or a read fails.
+  core::task<bool> fill(std::int64_t pos, std::int64_t n, std::int64_t end) {
+    if (pos + n > end) co_return false;
+    if (pos >= off && pos + n <= off + std::int64_t(buf.size())) co_return true;
+    if (pos < off || pos > off + std::int64_t(buf.size())) {
+      buf.clear();
+    } else {
+      buf.erase(0, std::size_t(pos - off));  // keep the start of the record
+    }
+    off = pos;
+    const std::int64_t want = std::max(n, std::min(read_chunk, end - pos));
+    while (std::int64_t(buf.size()) < want) {
+      const std::size_t have = buf.size();
+      buf.resize(std::size_t(want));
+      int got = co_await core::read(fd, buf.data() + have, unsigned(std::size_t(want) - have),
+                                    std::uint64_t(off) + have);
+      buf.resize(have + std::size_t(std::max(got, 0)));
+      if (got <= 0) break;
+    }
+    co_return std::int64_t(buf.size()) >= n;
+  }
+  std::string_view bytes(std::int64_t pos, std::int64_t n) const {
+    return std::string_view(buf).substr(std::size_t(pos - off), std::size_t(n));
+  }
+  core::task<void> close() {
+    if (fd >= 0) (void)co_await core::close(fd);
+    fd = -1;
+    file = -1;
+    buf.clear();
+    off = 0;
+  }
+};
 
 }  // namespace
 
 struct disk_queue::impl {
   impl(int dirfd, std::string prefix, disk_queue_limits limits, const core::logger& log,
        std::set<disk_position>& skip)
-      : dirfd(dirfd), prefix(std::move(prefix)), lim(limits), log(log), skip(skip) {}
+      : dirfd(dirfd), prefix(std::move(prefix)), name(queue_name(this->prefix)), lim(limits), log(log),
+        skip(skip) {}
 
   ~impl() {
     if (write_fd >= 0) ::close(write_fd);
-    if (read_fd >= 0) ::close(read_fd);
+    if (reader.fd >= 0) ::close(reader.fd);
   }
 
-  // ---- names ----
-  std::string segment(std::int64_t n) const {
-    char num[32];
-    std::snprintf(num, sizeof num, ".%06" PRId64 ".dat", n);
-    return prefix + num;
-  }
-  std::string meta_name() const { return prefix + ".meta.dat"; }
+  const int dirfd;
+  const std::string prefix;
+  const std::string name;
+  const disk_queue_limits lim;
+  const core::logger& log;
+  std::set<disk_position>& skip;
+
+  // Positions. Invariant: read <= written <= logical.
+  disk_position read;     // next record to read
+  disk_position written;  // end of what is on disk (the meta file's write position)
+  disk_position logical;  // end of what was put
+  std::int64_t disk_depth = 0;  // records between read and written
+
+  // Records put and not yet written: one chunk of contiguous records per segment touched.
+  struct chunk {
+    std::int64_t file;
+    std::int64_t offset;
+    std::string bytes;
+    std::int64_t count;
+  };
+  std::deque<chunk> pending;
+  std::int64_t pending_count = 0;  // includes the records a running flush carries
+
+  int write_fd = -1;  // open on segment `written.file` (or -1)
+  segment_reader reader;
+  std::int64_t read_end = -1;       // real size of the completed segment `read_end_file`
+  std::int64_t read_end_file = -1;
+
+  std::int64_t ops_since_sync = 0;
+  bool need_sync = false;
+  bool removed = false;  // remove(): the meta file is never written again
 
   // ---- serialisation: one file operation at a time, FIFO ----
+  bool busy = false;
+  core::reactor* shard = nullptr;
+  std::deque<std::coroutine_handle<>> waiters;
+
   struct lock_awaiter {
     impl& q;
     bool await_ready() noexcept {
@@ -64,223 +174,229 @@ struct disk_queue::impl {
     }
     void await_resume() noexcept {}
   };
-  lock_awaiter lock() noexcept { return {*this}; }
   void unlock() noexcept {
     if (waiters.empty()) {
       busy = false;
       return;
     }
-    std::coroutine_handle<> next = waiters.front();  // ownership passes on: busy stays set
+    std::coroutine_handle<> next = waiters.front();  // the lock passes on: busy stays set
     waiters.pop_front();
     shard->schedule(next);
   }
-
-  // ---- state ----
-  int dirfd;
-  std::string prefix;
-  disk_queue_limits lim;
-  const core::logger& log;
-  std::set<disk_position>& skip;
-
-  disk_position read;      // next record to read
-  disk_position written;   // end of what is on disk (the meta file's write position)
-  disk_position logical;   // end of what was put
-  std::int64_t disk_depth = 0;  // records between read and written
-
-  struct chunk {
-    std::int64_t file;
-    std::int64_t offset;
-    std::string bytes;
-    std::int64_t count;
+  struct unlock_guard {
+    impl& q;
+    ~unlock_guard() { q.unlock(); }
   };
-  std::deque<chunk> pending;
-  std::int64_t pending_count = 0;
+  // Runs `op` once every operation started before it has finished.
+  template <class T>
+  core::task<T> serialised(core::task<T> op) {
+    co_await lock_awaiter{*this};
+    unlock_guard guard{*this};
+    T result = co_await std::move(op);
+    co_return result;
+  }
 
-  int write_fd = -1;
-  std::int64_t write_fd_file = -1;
-  bool write_tail_dirty = false;  // a failed write may have left bytes past `written`
-  int read_fd = -1;
-  std::int64_t read_fd_file = -1;
-  std::int64_t read_end = -1;     // real size of a completed read segment (-1: not known)
-  std::string rbuf;               // bytes of the read segment from rbuf_off
-  std::int64_t rbuf_off = 0;
-
-  std::int64_t ops_since_sync = 0;
-  bool need_sync = false;
-  bool removed = false;
-
-  bool busy = false;
-  core::reactor* shard = nullptr;
-  std::deque<std::coroutine_handle<>> waiters;
+  std::string segment(std::int64_t n) const {
+    char num[32];
+    std::snprintf(num, sizeof num, ".%06" PRId64 ".dat", n);
+    return prefix + num;
+  }
+  std::string meta_name() const { return prefix + ".meta.dat"; }
 
   // ---- put ----
   std::optional<disk_position> put(const message& m) {
     const std::int64_t len = std::int64_t(payload_size(m));
     if (!record_length_ok(len, lim.max_msg_size)) return std::nullopt;
-    return place(m, len);
+    disk_position at;
+    append_disk_record(place(len, at), m);
+    return at;
   }
-  disk_position place(const message& m, std::int64_t len) {
-    const std::int64_t total = std::int64_t(record_length_size) + len;
-    if (logical.pos > 0 && logical.pos + total > lim.max_bytes_per_file) logical = {logical.file + 1, 0};
+  // Decides where a record of `len` payload bytes goes (rolling as v1.1.0) and returns the
+  // buffer it is to be appended to.
+  std::string& place(std::int64_t len, disk_position& at) {
+    if (logical.pos > 0 && logical.pos + header + len > lim.max_bytes_per_file) logical = {logical.file + 1, 0};
     if (pending.empty() || pending.back().file != logical.file)
       pending.push_back({logical.file, logical.pos, {}, 0});
     chunk& c = pending.back();
-    append_disk_record(c.bytes, m);
     ++c.count;
     ++pending_count;
-    disk_position at = logical;
-    logical.pos += total;
-    return at;
+    at = logical;
+    logical.pos += header + len;
+    return c.bytes;
   }
-  // Pending records are placed again from `written` (after a failed write or a segment
-  // skipped for corruption): their old positions may be gone.
+  // Places the pending records again from `written` (their room was lost: a failed write, or
+  // the write segment skipped as corrupt).
   void replace_pending() {
     std::deque<chunk> old;
     old.swap(pending);
     pending_count = 0;
     logical = written;
-    for (chunk& c : old) {
+    for (const chunk& c : old) {
       std::string_view b = c.bytes;
       while (b.size() >= record_length_size) {
-        std::int64_t len = load_be32(b.data());
-        std::optional<message> m = decode_payload(b.substr(record_length_size, std::size_t(len)), lim.max_msg_size);
-        if (m) place(*m, len);
-        b.remove_prefix(record_length_size + std::size_t(len));
+        const std::int64_t len = load_be32(b.data());
+        disk_position at;
+        place(len, at).append(b.substr(0, std::size_t(header + len)));
+        b.remove_prefix(std::size_t(header + len));
       }
     }
   }
 
-  // ---- files ----
-  core::task<void> close_read_fd() {
-    if (read_fd >= 0) (void)co_await core::close(read_fd);
-    read_fd = -1;
-    read_fd_file = -1;
-    read_end = -1;
-    rbuf.clear();
-    rbuf_off = 0;
-  }
-  core::task<int> close_write_fd() {
-    int rc = 0;
-    if (write_fd >= 0) {
-      if (write_tail_dirty && ::ftruncate(write_fd, off_t(written.file == write_fd_file ? written.pos : 0)) != 0)
-        rc = -errno;
-      write_tail_dirty = false;
-      int s = co_await core::fsync(write_fd);
-      if (rc == 0) rc = s;
-      (void)co_await core::close(write_fd);
-    }
-    write_fd = -1;
-    write_fd_file = -1;
-    co_return rc;
-  }
-  core::task<int> open_write_fd(std::int64_t file) {
-    if (write_fd_file == file) co_return 0;
-    int rc = co_await close_write_fd();  // the finished segment is synced (as upstream)
-    if (rc < 0) log.error("DISKQUEUE(", prefix, "): failed to sync - ", error_text(rc));
-    std::string name = segment(file);
-    int fd = co_await core::openat(dirfd, name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // ---- write segment, sync, meta ----
+  core::task<int> open_write_fd() {
+    if (write_fd >= 0) co_return 0;
+    std::string file = segment(written.file);
+    int fd = co_await core::openat(dirfd, file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) co_return fd;
     write_fd = fd;
-    write_fd_file = file;
     co_return 0;
+  }
+  core::task<int> close_write_fd(bool sync) {
+    if (write_fd < 0) co_return 0;
+    int rc = 0;
+    if (sync) rc = co_await core::fsync(write_fd);
+    (void)co_await core::close(write_fd);
+    write_fd = -1;
+    co_return rc;
+  }
+  // After a failed write: the bytes it left past `written` would be read as records from a
+  // completed segment (or counted as a crash tail at the next start). io_uring has no
+  // ftruncate before Linux 6.9 (liburing 2.6), so this error path calls ftruncate(2).
+  void trim_failed_write() {
+    if (write_fd >= 0 && ::ftruncate(write_fd, off_t(written.pos)) != 0)
+      log.error("DISKQUEUE(", name, ") failed to truncate ", segment(written.file), " - ", error_text(errno));
   }
 
   core::task<int> write_meta() {
     char text[128];
-    std::snprintf(text, sizeof text, "%" PRId64 "\n%" PRId64 ",%" PRId64 "\n%" PRId64 ",%" PRId64 "\n",
-                  disk_depth, read.file, read.pos, written.file, written.pos);
-    int rc = co_await core::write_file_atomically(dirfd, meta_name(), text, 0600);
+    int n = std::snprintf(text, sizeof text, "%" PRId64 "\n%" PRId64 ",%" PRId64 "\n%" PRId64 ",%" PRId64 "\n",
+                          disk_depth, read.file, read.pos, written.file, written.pos);
+    int rc = co_await core::write_file_atomically(dirfd, meta_name(), std::string_view(text, std::size_t(n)), 0600);
     co_return rc;
   }
-
+  // fsync of the write segment + the meta file (unless removed).
   core::task<int> sync_locked() {
     int rc = 0;
     if (write_fd >= 0) rc = co_await core::fsync(write_fd);
     if (rc == 0 && !removed) rc = co_await write_meta();
     if (rc < 0) {
-      log.error("DISKQUEUE(", prefix, "): failed to sync - ", error_text(rc));
+      log.error("DISKQUEUE(", name, ") failed to sync - ", error_text(rc));
       co_return rc;
     }
     ops_since_sync = 0;
     need_sync = false;
     co_return 0;
   }
-
-  // ---- open ----
-  core::task<int> open() {
-    std::string text;
-    int rc = co_await core::read_file(dirfd, meta_name(), text);
-    int result = 0;
-    if (rc == 0) {
-      long long d, rf, rp, wf, wp;
-      if (std::sscanf(text.c_str(), "%lld\n%lld,%lld\n%lld,%lld\n", &d, &rf, &rp, &wf, &wp) == 5 && rf >= 0 &&
-          rp >= 0 && wf >= 0 && wp >= 0) {
-        disk_depth = d;
-        read = {rf, rp};
-        written = {wf, wp};
-      } else {
-        log.error("DISKQUEUE(", prefix, "): failed to retrieveMetaData - bad meta file");
-        result = -EINVAL;
-      }
-    } else if (rc != -ENOENT) {
-      log.error("DISKQUEUE(", prefix, "): failed to retrieveMetaData - ", error_text(rc));
-      result = rc;
-    }
-    // A write segment longer than the meta file says: records written after the last sync
-    // (a crash). Count them and write on in a new segment; the reader reads the old one to
-    // its real size.
-    struct statx st {};
-    std::string name = segment(written.file);
-    int s = co_await core::statx(dirfd, name.c_str(), 0, &st);
-    if (s == 0 && std::int64_t(st.stx_size) > written.pos) {
-      std::int64_t tail = co_await count_records(written.file, written.pos, std::int64_t(st.stx_size));
-      log.info("DISKQUEUE(", prefix, "): ", tail, " records past the metadata's write position; continuing in a new file");
-      disk_depth += tail;
-      written = {written.file + 1, 0};
-    }
-    logical = written;
-    co_return result;
+  // Finishes the write segment (fsync, close) and moves writing to `file`, persisting the
+  // move at once (as upstream syncs on every roll): after a crash, the meta file never names a
+  // write segment older than one holding data.
+  core::task<int> roll_to(std::int64_t file) {
+    int rc = co_await close_write_fd(true);
+    if (rc < 0) log.error("DISKQUEUE(", name, ") failed to sync - ", error_text(rc));
+    written = {file, 0};
+    int s = co_await sync_locked();
+    if (rc == 0) rc = s;
+    co_return rc;
   }
 
-  // Valid records in [from, to) of a segment (stops at the first bad one).
+  // ---- open ----
+  core::task<int> open_locked() {
+    int rc = co_await load_meta();
+    if (rc < 0) {
+      co_await start_after_existing_segments();
+    } else {
+      fix_inconsistent_positions();
+      co_await recover_crash_tail();
+    }
+    logical = written;
+    co_return rc;
+  }
+  // 0 (also when there is no meta file: an empty queue at 0,0), or -errno.
+  core::task<int> load_meta() {
+    std::string text;
+    int rc = co_await core::read_file(dirfd, meta_name(), text);
+    if (rc == -ENOENT) co_return 0;
+    if (rc == 0 && !parse_meta(text, disk_depth, read, written)) rc = -EINVAL;
+    if (rc < 0) {
+      log.error("DISKQUEUE(", name, ") failed to retrieveMetaData - ", error_text(rc));
+      disk_depth = 0;
+      read = written = {};
+    }
+    co_return rc;
+  }
+  // The meta file is unusable: start empty after every segment there is, so none is read as
+  // this queue's data or overwritten. io_uring cannot list a directory, so this error path
+  // uses readdir(3) on a descriptor opened through io_uring.
+  core::task<void> start_after_existing_segments() {
+    std::int64_t next = 0;
+    int fd = co_await core::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      if (DIR* d = ::fdopendir(fd)) {
+        while (dirent* e = ::readdir(d)) {
+          std::optional<std::int64_t> n = segment_number(e->d_name, prefix);
+          if (n) next = std::max(next, *n + 1);
+        }
+        ::closedir(d);
+      } else {
+        (void)co_await core::close(fd);
+      }
+    }
+    read = written = {next, 0};
+    disk_depth = 0;
+  }
+  // go-diskqueue's checkTailCorruption for a reader ahead of the writer: both skip to a fresh
+  // segment.
+  void fix_inconsistent_positions() {
+    if (!(written < read)) return;
+    log.error("DISKQUEUE(", name, ") read position ", read.file, ",", read.pos, " > write position ", written.file,
+              ",", written.pos, ", corruption, skipping to next writeFileNum and resetting 0...");
+    read = written = {std::max(read.file, written.file) + 1, 0};
+    disk_depth = 0;
+    need_sync = true;
+  }
+  // A write segment longer than the meta file says holds records written after the last sync
+  // (a crash): they are counted and writing goes on in a new segment, so the reader (reading
+  // completed segments to their real size) delivers them.
+  core::task<void> recover_crash_tail() {
+    struct statx st {};
+    std::string file = segment(written.file);
+    int rc = co_await core::statx(dirfd, file.c_str(), 0, &st);
+    if (rc < 0 || std::int64_t(st.stx_size) <= written.pos) co_return;
+    std::int64_t tail = co_await count_records(written.file, written.pos, std::int64_t(st.stx_size));
+    log.warn("DISKQUEUE(", name, ") ", file, " metadata writePos ", written.pos, " < file size of ", st.stx_size,
+             ", skipping to new file (", tail, " more messages)");
+    disk_depth += tail;
+    written = {written.file + 1, 0};
+    (void)co_await sync_locked();  // a second crash must not reuse the new segment's number
+  }
+  // Whole valid records in [from, to) of a segment (up to the first bad or cut one).
   core::task<std::int64_t> count_records(std::int64_t file, std::int64_t from, std::int64_t to) {
-    std::string name = segment(file);
-    int fd = co_await core::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) co_return 0;
-    std::string buf(std::size_t(to - from), '\0');
-    std::int64_t got = 0;
-    while (got < to - from) {
-      int n = co_await core::read(fd, buf.data() + got, unsigned(std::min<std::int64_t>(to - from - got, 1 << 30)),
-                                  std::uint64_t(from + got));
-      if (n <= 0) break;
-      got += n;
+    segment_reader r;
+    std::string path = segment(file);
+    r.fd = co_await core::openat(dirfd, path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (r.fd < 0) co_return 0;
+    std::int64_t count = 0;
+    for (std::int64_t pos = from;; ++count) {
+      bool ok = co_await r.fill(pos, header, to);
+      if (!ok) break;
+      const std::int64_t len = load_be32(r.bytes(pos, header).data());
+      if (!record_length_ok(len, lim.max_msg_size) || pos + header + len > to) break;
+      pos += header + len;
     }
-    (void)co_await core::close(fd);
-    std::int64_t count = 0, pos = 0;
-    while (pos + 4 <= got) {
-      std::int64_t len = load_be32(buf.data() + pos);
-      if (!record_length_ok(len, lim.max_msg_size) || pos + 4 + len > got) break;
-      pos += 4 + len;
-      ++count;
-    }
+    co_await r.close();
     co_return count;
   }
 
   // ---- flush ----
   core::task<int> flush_locked() {
+    std::deque<chunk> batch;
+    batch.swap(pending);  // records put while this runs go to new chunks, for the next flush
     std::int64_t wrote = 0;
-    while (!pending.empty()) {
-      // Taken out before the write: puts made while it is in flight start a new chunk
-      // instead of growing (and moving) the bytes the kernel is writing.
-      chunk c = std::move(pending.front());
-      pending.pop_front();
-      int rc = co_await open_write_fd(c.file);
-      if (rc == 0) rc = co_await core::write_all(write_fd, c.bytes, std::uint64_t(c.offset));
+    while (!batch.empty()) {
+      const chunk& c = batch.front();
+      int rc = co_await write_chunk(c);
       if (rc < 0) {
-        if (write_fd_file == c.file) write_tail_dirty = true;
-        log.error("DISKQUEUE(", prefix, "): failed to write - ", error_text(rc));
-        pending_count -= c.count;  // this write's records are dropped ...
-        replace_pending();         // ... later ones move up behind what is on disk
+        co_await drop_failed(batch, rc);
         co_return rc;
       }
       written = {c.file, c.offset + std::int64_t(c.bytes.size())};
@@ -288,243 +404,223 @@ struct disk_queue::impl {
       ops_since_sync += c.count;
       pending_count -= c.count;
       wrote += c.count;
+      batch.pop_front();
     }
     if (wrote > 0 && (lim.sync_each_flush || ops_since_sync >= lim.sync_every)) {
       int rc = co_await sync_locked();
-      if (rc < 0) co_return rc;
+      if (rc < 0 && lim.sync_each_flush) co_return rc;  // group commit: not durable, say so
     }
     co_return 0;
   }
-
-  // ---- read ----
-  // Makes [pos, pos + n) of the read segment available in rbuf; false at a short file.
-  core::task<bool> ensure(std::int64_t pos, std::int64_t n, std::int64_t end) {
-    if (pos >= rbuf_off && pos + n <= rbuf_off + std::int64_t(rbuf.size())) co_return true;
-    if (read_fd_file != read.file) {
-      co_await close_read_fd();
-      std::string name = segment(read.file);
-      int fd = co_await core::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) co_return false;
-      read_fd = fd;
-      read_fd_file = read.file;
+  core::task<int> write_chunk(const chunk& c) {
+    if (c.file != written.file) {  // placed in a later segment: roll (c.offset is 0)
+      int rc = co_await roll_to(c.file);
+      if (rc < 0 && lim.sync_each_flush) co_return rc;
     }
-    if (pos < rbuf_off || pos > rbuf_off + std::int64_t(rbuf.size())) {
-      rbuf.clear();
-      rbuf_off = pos;
-    } else {
-      rbuf.erase(0, std::size_t(pos - rbuf_off));
-      rbuf_off = pos;
-    }
-    std::int64_t want = std::max(n, std::min(read_chunk, end - pos));
-    while (std::int64_t(rbuf.size()) < want) {
-      std::size_t have = rbuf.size();
-      rbuf.resize(std::size_t(want));
-      int got = co_await core::read(read_fd, rbuf.data() + have, unsigned(std::size_t(want) - have),
-                                    std::uint64_t(rbuf_off) + have);
-      if (got <= 0) {
-        rbuf.resize(have);
-        break;
-      }
-      rbuf.resize(have + std::size_t(got));
-    }
-    co_return std::int64_t(rbuf.size()) >= n;
+    int rc = co_await open_write_fd();
+    if (rc == 0) rc = co_await core::write_all(write_fd, c.bytes, std::uint64_t(c.offset));
+    co_return rc;
+  }
+  // A write failed: the records of this flush not yet on disk are dropped, later puts move up
+  // behind what is on disk.
+  core::task<void> drop_failed(std::deque<chunk>& batch, int rc) {
+    std::int64_t dropped = 0;
+    for (const chunk& c : batch) dropped += c.count;
+    pending_count -= dropped;
+    batch.clear();
+    log.error("DISKQUEUE(", name, ") failed to write ", dropped, " messages to ", segment(written.file), " - ",
+              error_text(rc));
+    trim_failed_write();
+    (void)co_await close_write_fd(false);  // reopened by the next flush
+    replace_pending();
   }
 
-  // go-diskqueue's handleReadError: the read segment is renamed .bad and skipped.
-  core::task<void> skip_bad_segment(const char* why) {
-    std::string name = segment(read.file);
-    log.error("DISKQUEUE(", prefix, "): ", why, " in ", name, " - renaming to ", name, ".bad");
-    co_await close_read_fd();
-    std::string bad = name + ".bad";
-    int rc = co_await core::renameat(dirfd, name.c_str(), dirfd, bad.c_str());
-    if (rc < 0 && rc != -ENOENT) log.error("DISKQUEUE(", prefix, "): failed to rename ", name, " - ", error_text(rc));
-    if (read.file == written.file) {  // the writer cannot go on in a renamed file
-      (void)co_await close_write_fd();
+  // ---- read ----
+  core::task<std::vector<message>> read_locked(std::size_t max_records, std::size_t max_bytes) {
+    std::vector<message> out;
+    std::size_t bytes = 0;
+    while (read < written && out.size() < max_records && (out.empty() || bytes < max_bytes)) {
+      std::int64_t end = 0;
+      int st = co_await readable_end(end);
+      if (st < 0) break;
+      if (st == 0) continue;  // moved to another segment
+      bool ok = co_await reader.fill(read.pos, header, end);
+      std::int64_t len = ok ? load_be32(reader.bytes(read.pos, header).data()) : 0;
+      if (ok && !record_length_ok(len, lim.max_msg_size)) {
+        std::string why = "invalid message read size (" + std::to_string(len) + ")";
+        co_await skip_bad_segment(std::move(why));
+        continue;
+      }
+      if (ok) ok = co_await reader.fill(read.pos, header + len, end);
+      if (!ok) {
+        co_await skip_bad_segment("record cut short");
+        continue;
+      }
+      const disk_position at = read;
+      std::string_view payload = reader.bytes(read.pos + header, len);
+      read.pos += header + len;
+      --disk_depth;
+      ++ops_since_sync;
+      if (skip.erase(at) > 0) continue;  // taken by read_at, delivered from elsewhere
+      std::optional<message> m = decode_payload(payload, lim.max_msg_size);
+      if (!m) continue;
+      bytes += std::size_t(len);
+      out.push_back(std::move(*m));
+    }
+    check_tail();
+    skip.erase(skip.begin(), skip.lower_bound(read));
+    if (need_sync || ops_since_sync >= lim.sync_every) (void)co_await sync_locked();
+    co_return out;
+  }
+  // Prepares the read segment: 1 and `end` (its readable size), 0 when reading moved on to
+  // another segment (this one finished or missing), -errno on an error worth retrying later.
+  core::task<int> readable_end(std::int64_t& end) {
+    if (read.file != read_end_file) {
+      read_end_file = -1;
+      if (read.file < written.file) {  // a completed segment: read to its real size
+        struct statx st {};
+        std::string file = segment(read.file);
+        int rc = co_await core::statx(dirfd, file.c_str(), 0, &st);
+        if (rc == -ENOENT) {
+          co_await skip_bad_segment("missing file");
+          co_return 0;
+        }
+        if (rc < 0) co_return log_read_error(rc);
+        read_end = std::int64_t(st.stx_size);
+        read_end_file = read.file;
+      }
+    }
+    if (read.file == written.file) {
+      end = written.pos;
+    } else if (read.pos < read_end) {
+      end = read_end;
+    } else {
+      co_await finish_read_segment();
+      co_return 0;
+    }
+    if (reader.file != read.file) {
+      co_await reader.close();
+      std::string file = segment(read.file);
+      int fd = co_await core::openat(dirfd, file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd == -ENOENT) {
+        co_await skip_bad_segment("missing file");
+        co_return 0;
+      }
+      if (fd < 0) co_return log_read_error(fd);  // e.g. EMFILE: not the file's fault
+      reader.fd = fd;
+      reader.file = read.file;
+    }
+    co_return 1;
+  }
+  int log_read_error(int rc) {
+    log.error("DISKQUEUE(", name, ") reading at ", read.pos, " of ", segment(read.file), " - ", error_text(rc));
+    return rc;
+  }
+  // The reader left a completed segment: it is deleted (and the move synced).
+  core::task<void> finish_read_segment() {
+    co_await reader.close();
+    std::string file = segment(read.file);
+    int rc = co_await core::unlinkat(dirfd, file.c_str());
+    if (rc < 0 && rc != -ENOENT) log.error("DISKQUEUE(", name, ") failed to Remove(", file, ") - ", error_text(rc));
+    read = {read.file + 1, 0};
+    need_sync = true;
+  }
+  // go-diskqueue's handleReadError: the read segment is renamed .bad and skipped; if it was
+  // also the write segment, writing moves to a fresh one.
+  core::task<void> skip_bad_segment(std::string why) {
+    std::string file = segment(read.file);
+    std::string bad = file + ".bad";
+    log.error("DISKQUEUE(", name, ") reading at ", read.pos, " of ", file, " - ", why);
+    log.warn("DISKQUEUE(", name, ") jump to next file and saving bad file as ", bad);
+    co_await reader.close();
+    if (read.file == written.file) (void)co_await close_write_fd(false);
+    int rc = co_await core::renameat(dirfd, file.c_str(), dirfd, bad.c_str());
+    if (rc < 0 && rc != -ENOENT)
+      log.error("DISKQUEUE(", name, ") failed to rename bad diskqueue file ", file, " to ", bad);
+    if (read.file == written.file) {
       written = {written.file + 1, 0};
       replace_pending();
     }
     read = {read.file + 1, 0};
     need_sync = true;
   }
-
-  core::task<std::vector<message>> read_records(std::size_t max_records, std::size_t max_bytes) {
-    std::vector<message> out;
-    std::size_t bytes = 0;
-    while (out.size() < max_records && bytes < max_bytes) {
-      if (read >= written) {
-        // go-diskqueue's checkTailCorruption: caught up, so nothing is queued on disk.
-        if (disk_depth != 0) {
-          log.error("DISKQUEUE(", prefix, "): read position reached the write position with depth ", disk_depth,
-                    " - resetting to 0 (metadata corruption)");
-          disk_depth = 0;
-          need_sync = true;
-        }
-        break;
-      }
-      std::int64_t end = written.pos;
-      if (read.file < written.file) {  // a completed segment: read to its real size
-        if (read_end < 0 || read_fd_file != read.file) {
-          struct statx st {};
-          std::string name = segment(read.file);
-          int s = co_await core::statx(dirfd, name.c_str(), 0, &st);
-          if (s < 0) {
-            co_await skip_bad_segment("missing segment");
-            continue;
-          }
-          co_await close_read_fd();
-          read_end = std::int64_t(st.stx_size);
-        }
-        end = read_end;
-        if (read.pos >= end) {  // done with it: delete and move on
-          std::string name = segment(read.file);
-          co_await close_read_fd();
-          (void)co_await core::unlinkat(dirfd, name.c_str());
-          read = {read.file + 1, 0};
-          need_sync = true;
-          continue;
-        }
-      }
-      bool ok = co_await ensure(read.pos, 4, end);
-      if (!ok || read.pos + 4 > end) {
-        co_await skip_bad_segment("short record");
-        continue;
-      }
-      std::int64_t len = load_be32(rbuf.data() + (read.pos - rbuf_off));
-      if (!record_length_ok(len, lim.max_msg_size) || read.pos + 4 + len > end) {
-        co_await skip_bad_segment("invalid message length");
-        continue;
-      }
-      ok = co_await ensure(read.pos, 4 + len, end);
-      if (!ok) {
-        co_await skip_bad_segment("short record");
-        continue;
-      }
-      std::string_view payload(rbuf.data() + (read.pos + 4 - rbuf_off), std::size_t(len));
-      std::optional<message> m = decode_payload(payload, lim.max_msg_size);
-      disk_position at = read;
-      read.pos += 4 + len;
-      --disk_depth;
-      ++ops_since_sync;
-      if (auto it = skip.find(at); it != skip.end()) {
-        skip.erase(it);
-        continue;
-      }
-      if (!m) continue;
-      bytes += std::size_t(len);
-      out.push_back(std::move(*m));
-    }
-    skip.erase(skip.begin(), skip.lower_bound(read));
-    if (need_sync || ops_since_sync >= lim.sync_every) (void)co_await sync_locked();
-    co_return out;
+  // go-diskqueue's checkTailCorruption: a reader that caught up with the writer leaves
+  // nothing on disk, whatever the count said.
+  void check_tail() {
+    if (read < written || disk_depth == 0) return;
+    if (disk_depth < 0)
+      log.error("DISKQUEUE(", name, ") negative depth at tail (", disk_depth, "), metadata corruption, resetting 0...");
+    else
+      log.error("DISKQUEUE(", name, ") positive depth at tail (", disk_depth, "), data loss, resetting 0...");
+    disk_depth = 0;
+    need_sync = true;
   }
 
-  core::task<std::optional<message>> read_at(disk_position at) {
+  core::task<std::optional<message>> read_at_locked(disk_position at) {
     if (at < read || !(at < written)) co_return std::nullopt;
-    std::string name = segment(at.file);
-    int fd = co_await core::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) co_return std::nullopt;
-    char head[4];
+    segment_reader r;
+    std::string file = segment(at.file);
+    r.fd = co_await core::openat(dirfd, file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (r.fd < 0) co_return std::nullopt;
     std::optional<message> m;
-    int n = co_await core::read(fd, head, 4, std::uint64_t(at.pos));
-    if (n == 4) {
-      std::int64_t len = load_be32(head);
-      if (record_length_ok(len, lim.max_msg_size)) {
-        std::string payload(std::size_t(len), '\0');
-        int got = co_await core::read(fd, payload.data(), unsigned(len), std::uint64_t(at.pos + 4));
-        if (got == len) m = decode_payload(payload, lim.max_msg_size);
-      }
+    bool ok = co_await r.fill(at.pos, header, at.pos + header);
+    const std::int64_t len = ok ? load_be32(r.bytes(at.pos, header).data()) : 0;
+    const std::int64_t end = at.pos + header + len;
+    if (ok && record_length_ok(len, lim.max_msg_size) && (at.file < written.file || end <= written.pos)) {
+      ok = co_await r.fill(at.pos, header + len, end);
+      if (ok) m = decode_payload(r.bytes(at.pos + header, len), lim.max_msg_size);
     }
-    (void)co_await core::close(fd);
+    co_await r.close();
     co_return m;
   }
 
   // ---- empty / remove / close ----
-  core::task<int> delete_files(bool keep_meta_later) {
+  // Deletes segments read..write and the meta file; the queue continues, empty, after them.
+  core::task<int> delete_files(bool keep_meta) {
+    const std::int64_t first = read.file;
+    const std::int64_t last = std::max(written.file, logical.file);
+    // New positions first: records put while files are deleted go after them.
     pending.clear();
     pending_count = 0;
-    co_await close_read_fd();
-    if (write_fd >= 0) (void)co_await core::close(write_fd);
-    write_fd = -1;
-    write_fd_file = -1;
-    write_tail_dirty = false;
-    int result = 0;
-    std::int64_t last = std::max(written.file, logical.file);
-    for (std::int64_t f = read.file; f <= last; ++f) {
-      std::string name = segment(f);
-      int rc = co_await core::unlinkat(dirfd, name.c_str());
-      if (rc < 0 && rc != -ENOENT && result == 0) result = rc;
-    }
-    std::string meta = meta_name();
-    int rc = co_await core::unlinkat(dirfd, meta.c_str());
-    if (rc < 0 && rc != -ENOENT && result == 0) result = rc;
-    written = {last + 1, 0};
-    read = written;
-    logical = written;
+    read = written = logical = {last + 1, 0};
     disk_depth = 0;
     skip.clear();
     ops_since_sync = 0;
-    need_sync = keep_meta_later;
+    need_sync = keep_meta;  // the owner's next sync() writes it
+    if (!keep_meta) removed = true;
+    co_await reader.close();
+    (void)co_await close_write_fd(false);
+    int result = 0;
+    for (std::int64_t f = first; f <= last; ++f) {
+      std::string file = segment(f);
+      int rc = co_await core::unlinkat(dirfd, file.c_str());
+      if (rc < 0 && rc != -ENOENT) {
+        log.error("DISKQUEUE(", name, ") failed to remove data file - ", error_text(rc));
+        if (result == 0) result = rc;
+      }
+    }
+    std::string meta = meta_name();
+    int rc = co_await core::unlinkat(dirfd, meta.c_str());
+    if (rc < 0 && rc != -ENOENT) {
+      log.error("DISKQUEUE(", name, ") failed to remove metadata file - ", error_text(rc));
+      if (result == 0) result = rc;
+    }
     co_return result;
   }
 
   core::task<int> close_locked() {
     int rc = co_await flush_locked();
-    int s = 0;
-    if (!removed) s = co_await sync_locked();
+    int s = co_await close_write_fd(true);
     if (rc == 0) rc = s;
-    co_await close_read_fd();
-    if (write_fd >= 0) {
-      if (write_tail_dirty && written.file == write_fd_file) (void)::ftruncate(write_fd, off_t(written.pos));
-      (void)co_await core::close(write_fd);
-    }
-    write_fd = -1;
-    write_fd_file = -1;
+    s = co_await sync_locked();  // the meta file (the segment is synced and closed)
+    if (rc == 0) rc = s;
+    co_await reader.close();
     co_return rc;
   }
 
-  // Each public operation: take the lock, do it, hand the lock on.
-  core::task<int> locked_flush() {
-    co_await lock();
-    int rc = co_await flush_locked();
-    unlock();
-    co_return rc;
-  }
-  core::task<int> locked_open() {
-    co_await lock();
-    int rc = co_await open();
-    unlock();
-    co_return rc;
-  }
-  core::task<std::vector<message>> locked_read(std::size_t max_records, std::size_t max_bytes) {
-    co_await lock();
-    std::vector<message> out = co_await read_records(max_records, max_bytes);
-    unlock();
-    co_return out;
-  }
-  core::task<std::optional<message>> locked_read_at(disk_position at) {
-    co_await lock();
-    std::optional<message> m = co_await read_at(at);
-    unlock();
-    co_return m;
-  }
-  core::task<int> locked_sync() {
-    co_await lock();
+  core::task<int> sync_if_dirty() {
     int rc = 0;
     if (ops_since_sync > 0 || need_sync) rc = co_await sync_locked();
-    unlock();
-    co_return rc;
-  }
-  core::task<int> locked_empty(bool remove) {
-    co_await lock();
-    if (remove) removed = true;
-    int rc = co_await delete_files(!remove);
-    unlock();
-    co_return rc;
-  }
-  core::task<int> locked_close() {
-    co_await lock();
-    int rc = co_await close_locked();
-    unlock();
     co_return rc;
   }
 };
@@ -535,7 +631,7 @@ disk_queue::disk_queue(int dirfd, std::string prefix, disk_queue_limits limits, 
 disk_queue::~disk_queue() = default;
 
 core::task<int> disk_queue::open() {
-  int rc = co_await core::shielded(_impl->locked_open());
+  int rc = co_await core::shielded(_impl->serialised(_impl->open_locked()));
   co_return rc;
 }
 
@@ -544,7 +640,7 @@ std::optional<disk_position> disk_queue::put(const message& m) { return _impl->p
 std::int64_t disk_queue::pending() const noexcept { return _impl->pending_count; }
 
 core::task<int> disk_queue::flush() {
-  int rc = co_await core::shielded(_impl->locked_flush());
+  int rc = co_await core::shielded(_impl->serialised(_impl->flush_locked()));
   co_return rc;
 }
 
@@ -555,12 +651,13 @@ std::int64_t disk_queue::depth() const noexcept {
 bool disk_queue::readable() const noexcept { return _impl->read < _impl->written; }
 
 core::task<std::vector<message>> disk_queue::read(std::size_t max_records, std::size_t max_bytes) {
-  std::vector<message> out = co_await core::shielded(_impl->locked_read(std::max<std::size_t>(1, max_records), max_bytes));
+  std::vector<message> out =
+      co_await core::shielded(_impl->serialised(_impl->read_locked(std::max<std::size_t>(1, max_records), max_bytes)));
   co_return out;
 }
 
 core::task<std::optional<message>> disk_queue::read_at(disk_position at) {
-  std::optional<message> m = co_await core::shielded(_impl->locked_read_at(at));
+  std::optional<message> m = co_await core::shielded(_impl->serialised(_impl->read_at_locked(at)));
   co_return m;
 }
 
@@ -572,22 +669,24 @@ void disk_queue::skip(disk_position at) {
 bool disk_queue::dirty() const noexcept { return _impl->ops_since_sync > 0 || _impl->need_sync; }
 
 core::task<int> disk_queue::sync() {
-  int rc = co_await core::shielded(_impl->locked_sync());
+  int rc = co_await core::shielded(_impl->serialised(_impl->sync_if_dirty()));
   co_return rc;
 }
 
 core::task<int> disk_queue::empty() {
-  int rc = co_await core::shielded(_impl->locked_empty(false));
+  _impl->log.info("DISKQUEUE(", _impl->name, "): emptying");
+  int rc = co_await core::shielded(_impl->serialised(_impl->delete_files(true)));
   co_return rc;
 }
 
 core::task<int> disk_queue::remove() {
-  int rc = co_await core::shielded(_impl->locked_empty(true));
+  _impl->log.info("DISKQUEUE(", _impl->name, "): deleting");
+  int rc = co_await core::shielded(_impl->serialised(_impl->delete_files(false)));
   co_return rc;
 }
 
 core::task<int> disk_queue::close() {
-  int rc = co_await core::shielded(_impl->locked_close());
+  int rc = co_await core::shielded(_impl->serialised(_impl->close_locked()));
   co_return rc;
 }
 
