@@ -23,7 +23,7 @@ namespace {
 // Reads bring in this much (or the rest of the readable bytes) at once; records are then
 // parsed from the buffer without more I/O.
 constexpr std::int64_t read_chunk = 1 << 20;
-constexpr std::int64_t header = std::int64_t(record_length_size);
+constexpr std::int64_t length_bytes = std::int64_t(record_length_size);
 
 std::string error_text(int rc) { return std::strerror(rc < 0 ? -rc : rc); }
 
@@ -214,14 +214,14 @@ struct disk_queue::impl {
   // Decides where a record of `len` payload bytes goes (rolling as v1.1.0) and returns the
   // buffer it is to be appended to.
   std::string& place(std::int64_t len, disk_position& at) {
-    if (logical.pos > 0 && logical.pos + header + len > lim.max_bytes_per_file) logical = {logical.file + 1, 0};
+    if (logical.pos > 0 && logical.pos + length_bytes + len > lim.max_bytes_per_file) logical = {logical.file + 1, 0};
     if (pending.empty() || pending.back().file != logical.file)
       pending.push_back({logical.file, logical.pos, {}, 0});
     chunk& c = pending.back();
     ++c.count;
     ++pending_count;
     at = logical;
-    logical.pos += header + len;
+    logical.pos += length_bytes + len;
     return c.bytes;
   }
   // Places the pending records again from `written` (their room was lost: a failed write, or
@@ -236,8 +236,8 @@ struct disk_queue::impl {
       while (b.size() >= record_length_size) {
         const std::int64_t len = load_be32(b.data());
         disk_position at;
-        place(len, at).append(b.substr(0, std::size_t(header + len)));
-        b.remove_prefix(std::size_t(header + len));
+        place(len, at).append(b.substr(0, std::size_t(length_bytes + len)));
+        b.remove_prefix(std::size_t(length_bytes + len));
       }
     }
   }
@@ -377,11 +377,11 @@ struct disk_queue::impl {
     if (r.fd < 0) co_return 0;
     std::int64_t count = 0;
     for (std::int64_t pos = from;; ++count) {
-      bool ok = co_await r.fill(pos, header, to);
+      bool ok = co_await r.fill(pos, length_bytes, to);
       if (!ok) break;
-      const std::int64_t len = load_be32(r.bytes(pos, header).data());
-      if (!record_length_ok(len, lim.max_msg_size) || pos + header + len > to) break;
-      pos += header + len;
+      const std::int64_t len = load_be32(r.bytes(pos, length_bytes).data());
+      if (!record_length_ok(len, lim.max_msg_size) || pos + length_bytes + len > to) break;
+      pos += length_bytes + len;
     }
     co_await r.close();
     co_return count;
@@ -444,21 +444,21 @@ struct disk_queue::impl {
       int st = co_await readable_end(end);
       if (st < 0) break;
       if (st == 0) continue;  // moved to another segment
-      bool ok = co_await reader.fill(read.pos, header, end);
-      std::int64_t len = ok ? load_be32(reader.bytes(read.pos, header).data()) : 0;
+      bool ok = co_await reader.fill(read.pos, length_bytes, end);
+      std::int64_t len = ok ? load_be32(reader.bytes(read.pos, length_bytes).data()) : 0;
       if (ok && !record_length_ok(len, lim.max_msg_size)) {
         std::string why = "invalid message read size (" + std::to_string(len) + ")";
         co_await skip_bad_segment(std::move(why));
         continue;
       }
-      if (ok) ok = co_await reader.fill(read.pos, header + len, end);
+      if (ok) ok = co_await reader.fill(read.pos, length_bytes + len, end);
       if (!ok) {
         co_await skip_bad_segment("record cut short");
         continue;
       }
       const disk_position at = read;
-      std::string_view payload = reader.bytes(read.pos + header, len);
-      read.pos += header + len;
+      std::string_view payload = reader.bytes(read.pos + length_bytes, len);
+      read.pos += length_bytes + len;
       --disk_depth;
       ++ops_since_sync;
       if (skip.erase(at) > 0) continue;  // taken by read_at, delivered from elsewhere
@@ -563,12 +563,12 @@ struct disk_queue::impl {
     r.fd = co_await core::openat(dirfd, file.c_str(), O_RDONLY | O_CLOEXEC);
     if (r.fd < 0) co_return std::nullopt;
     std::optional<message> m;
-    bool ok = co_await r.fill(at.pos, header, at.pos + header);
-    const std::int64_t len = ok ? load_be32(r.bytes(at.pos, header).data()) : 0;
-    const std::int64_t end = at.pos + header + len;
+    bool ok = co_await r.fill(at.pos, length_bytes, at.pos + length_bytes);
+    const std::int64_t len = ok ? load_be32(r.bytes(at.pos, length_bytes).data()) : 0;
+    const std::int64_t end = at.pos + length_bytes + len;
     if (ok && record_length_ok(len, lim.max_msg_size) && (at.file < written.file || end <= written.pos)) {
-      ok = co_await r.fill(at.pos, header + len, end);
-      if (ok) m = decode_payload(r.bytes(at.pos + header, len), lim.max_msg_size);
+      ok = co_await r.fill(at.pos, length_bytes + len, end);
+      if (ok) m = decode_payload(r.bytes(at.pos + length_bytes, len), lim.max_msg_size);
     }
     co_await r.close();
     co_return m;
