@@ -2,19 +2,17 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "broker/disk_queue.hpp"
 #include "core/io.hpp"
 #include "core/task_group.hpp"
 #include "test/support/coro_test.hpp"
+#include "test/support/nsqd_process.hpp"
 
 using namespace nsqd;
 using namespace nsqd::broker;
@@ -22,30 +20,6 @@ using namespace nsqd::broker;
 namespace {
 
 core::logger quiet{"[test] ", core::log_level::fatal};
-
-struct temp_dir {
-  temp_dir() {
-    char tmpl[] = "/tmp/nsqd-dq-XXXXXX";
-    path = ::mkdtemp(tmpl);
-    fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  }
-  ~temp_dir() {
-    ::close(fd);
-    std::filesystem::remove_all(path);
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(path + "/" + name, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-  void write(const std::string& name, const std::string& bytes) const {
-    std::ofstream(path + "/" + name, std::ios::binary | std::ios::trunc) << bytes;
-  }
-  bool exists(const std::string& name) const { return std::filesystem::exists(path + "/" + name); }
-  std::string path;
-  int fd = -1;
-};
 
 // A small tmpfs over a temp_dir, unmounted when the test ends (even when it fails).
 struct tmpfs_mount {
@@ -88,8 +62,8 @@ std::string body_of(int i) { return "message-" + std::to_string(i); }
 }  // namespace
 
 CORO_TEST_CASE(round_trip_and_byte_format) {
-  temp_dir dir;
-  disk_queue q(dir.fd, "t:c.diskqueue", small(), quiet);
+  test::data_dir dir;
+  disk_queue q(dir.fd(), "t:c.diskqueue", small(), quiet);
   int rc = co_await q.open();
   BOOST_TEST(rc == 0);
   BOOST_TEST(!dir.exists("t:c.diskqueue.meta.dat"));  // opening creates nothing
@@ -125,22 +99,22 @@ CORO_TEST_CASE(round_trip_and_byte_format) {
 }
 
 CORO_TEST_CASE(meta_of_an_empty_queue_and_reopen) {
-  temp_dir dir;
+  test::data_dir dir;
   {
-    disk_queue q(dir.fd, "e.diskqueue", small(), quiet);
+    disk_queue q(dir.fd(), "e.diskqueue", small(), quiet);
     (void)co_await q.open();
     int rc = co_await q.close();
     BOOST_TEST(rc == 0);
     BOOST_TEST(dir.read("e.diskqueue.meta.dat") == "0\n0,0\n0,0\n");
   }
   {
-    disk_queue q(dir.fd, "r.diskqueue", small(), quiet);
+    disk_queue q(dir.fd(), "r.diskqueue", small(), quiet);
     (void)co_await q.open();
     for (int i = 0; i < 3; ++i) (void)q.put(make(std::uint64_t(i), "abc"));
     (void)co_await q.close();
     BOOST_TEST(dir.read("r.diskqueue.meta.dat") == "3\n0,0\n0,99\n");
   }
-  disk_queue q(dir.fd, "r.diskqueue", small(), quiet);
+  disk_queue q(dir.fd(), "r.diskqueue", small(), quiet);
   (void)co_await q.open();
   BOOST_TEST(q.depth() == 3);
   BOOST_TEST(q.write_position().pos == 99);
@@ -152,8 +126,8 @@ CORO_TEST_CASE(meta_of_an_empty_queue_and_reopen) {
 }
 
 CORO_TEST_CASE(rolls_segments_and_deletes_read_ones) {
-  temp_dir dir;
-  disk_queue q(dir.fd, "roll.diskqueue", small(100), quiet);
+  test::data_dir dir;
+  disk_queue q(dir.fd(), "roll.diskqueue", small(100), quiet);
   (void)co_await q.open();
   // 4 + 26 + 20 = 50 bytes a record: two per 100-byte segment.
   for (int i = 0; i < 5; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));
@@ -178,23 +152,23 @@ CORO_TEST_CASE(rolls_segments_and_deletes_read_ones) {
 }
 
 CORO_TEST_CASE(crash_tail_is_delivered) {
-  temp_dir dir;
+  test::data_dir dir;
   {
-    disk_queue q(dir.fd, "c.diskqueue", small(), quiet);
+    disk_queue q(dir.fd(), "c.diskqueue", small(), quiet);
     (void)co_await q.open();
     (void)q.put(make(1, "one"));
     (void)co_await q.close();
   }
   // Two more records written, the meta file never synced again: as after a kill -9.
   {
-    disk_queue q(dir.fd, "c.diskqueue", small(), quiet);
+    disk_queue q(dir.fd(), "c.diskqueue", small(), quiet);
     (void)co_await q.open();
     (void)q.put(make(2, "two"));
     (void)q.put(make(3, "three"));
     (void)co_await q.flush();
     dir.write("c.diskqueue.meta.dat", "1\n0,0\n0,33\n");  // stale meta
   }
-  disk_queue q(dir.fd, "c.diskqueue", small(), quiet);
+  disk_queue q(dir.fd(), "c.diskqueue", small(), quiet);
   (void)co_await q.open();
   BOOST_TEST(q.depth() == 3);
   BOOST_TEST(q.write_position().file == 1);  // writing goes on in a new segment
@@ -207,9 +181,9 @@ CORO_TEST_CASE(crash_tail_is_delivered) {
 }
 
 CORO_TEST_CASE(corrupt_segment_is_renamed_bad_and_skipped) {
-  temp_dir dir;
+  test::data_dir dir;
   {
-    disk_queue q(dir.fd, "bad.diskqueue", small(100), quiet);
+    disk_queue q(dir.fd(), "bad.diskqueue", small(100), quiet);
     (void)co_await q.open();
     for (int i = 0; i < 6; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));
     (void)co_await q.close();
@@ -217,7 +191,7 @@ CORO_TEST_CASE(corrupt_segment_is_renamed_bad_and_skipped) {
   std::string seg = dir.read("bad.diskqueue.000001.dat");
   seg[50] = '\x7f';  // the second record's length: 0x7f...... is far over the limit
   dir.write("bad.diskqueue.000001.dat", seg);
-  disk_queue q(dir.fd, "bad.diskqueue", small(100), quiet);
+  disk_queue q(dir.fd(), "bad.diskqueue", small(100), quiet);
   (void)co_await q.open();
   std::vector<message> got = co_await q.read(10, 1 << 20);
   std::vector<message> more = co_await q.read(10, 1 << 20);
@@ -236,15 +210,15 @@ CORO_TEST_CASE(corrupt_segment_is_renamed_bad_and_skipped) {
 }
 
 CORO_TEST_CASE(truncated_write_segment_is_skipped) {
-  temp_dir dir;
+  test::data_dir dir;
   {
-    disk_queue q(dir.fd, "cut.diskqueue", small(), quiet);
+    disk_queue q(dir.fd(), "cut.diskqueue", small(), quiet);
     (void)co_await q.open();
     for (int i = 0; i < 3; ++i) (void)q.put(make(std::uint64_t(i), "0123456789"));
     (void)co_await q.close();
   }
-  std::filesystem::resize_file(dir.path + "/cut.diskqueue.000000.dat", 40 + 20);
-  disk_queue q(dir.fd, "cut.diskqueue", small(), quiet);
+  std::filesystem::resize_file(dir.path() + "/cut.diskqueue.000000.dat", 40 + 20);
+  disk_queue q(dir.fd(), "cut.diskqueue", small(), quiet);
   (void)co_await q.open();
   std::vector<message> got = co_await q.read(10, 1 << 20);
   BOOST_TEST(got.size() == 1u);
@@ -258,8 +232,8 @@ CORO_TEST_CASE(truncated_write_segment_is_skipped) {
 }
 
 CORO_TEST_CASE(empty_and_remove_delete_files) {
-  temp_dir dir;
-  disk_queue q(dir.fd, "x.diskqueue", small(100), quiet);
+  test::data_dir dir;
+  disk_queue q(dir.fd(), "x.diskqueue", small(100), quiet);
   (void)co_await q.open();
   for (int i = 0; i < 5; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, 'q')));
   (void)co_await q.close();
@@ -278,13 +252,13 @@ CORO_TEST_CASE(empty_and_remove_delete_files) {
   BOOST_TEST(rc == 0);
   (void)co_await q.close();
   std::size_t left = 0;
-  for (auto& e : std::filesystem::directory_iterator(dir.path)) left += e.path().filename().string().starts_with("x.");
+  for (auto& e : std::filesystem::directory_iterator(dir.path())) left += e.path().filename().string().starts_with("x.");
   BOOST_TEST(left == 0u);  // remove: no meta file written again
 }
 
 CORO_TEST_CASE(read_at_and_skip) {
-  temp_dir dir;
-  disk_queue q(dir.fd, "s.diskqueue", small(), quiet);
+  test::data_dir dir;
+  disk_queue q(dir.fd(), "s.diskqueue", small(), quiet);
   (void)co_await q.open();
   (void)q.put(make(1, "first"));
   auto at = q.put(make(2, "deferred"));
@@ -306,10 +280,10 @@ CORO_TEST_CASE(read_at_and_skip) {
 }
 
 CORO_TEST_CASE(sync_every_writes_meta) {
-  temp_dir dir;
+  test::data_dir dir;
   disk_queue_limits l = small();
   l.sync_every = 2;
-  disk_queue q(dir.fd, "y.diskqueue", l, quiet);
+  disk_queue q(dir.fd(), "y.diskqueue", l, quiet);
   (void)co_await q.open();
   (void)q.put(make(1, "a"));
   (void)co_await q.flush();
@@ -332,8 +306,8 @@ CORO_TEST_CASE(sync_every_writes_meta) {
 // stored, and the queue works again once there is room.
 CORO_TEST_CASE(full_disk_drops_the_failed_write_only) {
   if (::geteuid() != 0) co_return;  // needs mount(2)
-  temp_dir dir;
-  tmpfs_mount full(dir.path, "size=64k");
+  test::data_dir dir;
+  tmpfs_mount full(dir.path(), "size=64k");
   if (!full.mounted) co_return;
   const int fd = full.fd;
   {
@@ -368,7 +342,7 @@ CORO_TEST_CASE(full_disk_drops_the_failed_write_only) {
     BOOST_TEST(rc4 == 0);
     char seg[64];
     std::snprintf(seg, sizeof seg, "/full.diskqueue.%06lld.dat", static_cast<long long>(end.file));
-    BOOST_TEST(std::filesystem::file_size(dir.path + seg) == std::uintmax_t(end.pos));
+    BOOST_TEST(std::filesystem::file_size(dir.path() + seg) == std::uintmax_t(end.pos));
     {
       disk_queue again(fd, "full.diskqueue", small(1 << 20), quiet);
       int rc5 = co_await again.open();
@@ -394,8 +368,8 @@ CORO_TEST_CASE(full_disk_drops_the_failed_write_only) {
 // Records put while a flush is writing are not part of it: the next flush writes them, in
 // order, and none is lost or written twice.
 CORO_TEST_CASE(puts_during_a_flush_wait_for_the_next) {
-  temp_dir dir;
-  disk_queue q(dir.fd, "p.diskqueue", small(4096), quiet);
+  test::data_dir dir;
+  disk_queue q(dir.fd(), "p.diskqueue", small(4096), quiet);
   (void)co_await q.open();
   (void)q.put(make(0, body_of(0)));
   int first = 1, second = 1;
@@ -423,8 +397,8 @@ CORO_TEST_CASE(puts_during_a_flush_wait_for_the_next) {
 
 // A read made while a flush runs waits for it, then sees what it wrote.
 CORO_TEST_CASE(operations_are_serialised) {
-  temp_dir dir;
-  disk_queue q(dir.fd, "o.diskqueue", small(), quiet);
+  test::data_dir dir;
+  disk_queue q(dir.fd(), "o.diskqueue", small(), quiet);
   (void)co_await q.open();
   for (int i = 0; i < 5; ++i) (void)q.put(make(std::uint64_t(i), body_of(i)));
   int rc = 1;
@@ -441,9 +415,9 @@ CORO_TEST_CASE(operations_are_serialised) {
 // Rolling persists the move (as upstream's sync on roll): a crash afterwards finds the newest
 // segment as the write segment, delivers its unsynced tail and never writes over it.
 CORO_TEST_CASE(roll_writes_meta_and_survives_a_crash) {
-  temp_dir dir;
+  test::data_dir dir;
   {
-    disk_queue q(dir.fd, "k.diskqueue", small(100), quiet);
+    disk_queue q(dir.fd(), "k.diskqueue", small(100), quiet);
     (void)co_await q.open();
     for (int i = 0; i < 3; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));  // 50 bytes each
     int rc = co_await q.flush();
@@ -451,7 +425,7 @@ CORO_TEST_CASE(roll_writes_meta_and_survives_a_crash) {
     BOOST_TEST(dir.read("k.diskqueue.meta.dat") == "2\n0,0\n1,0\n");
     BOOST_TEST(dir.read("k.diskqueue.000001.dat").size() == 50u);
   }  // no close: a crash
-  disk_queue q(dir.fd, "k.diskqueue", small(100), quiet);
+  disk_queue q(dir.fd(), "k.diskqueue", small(100), quiet);
   int rc = co_await q.open();
   BOOST_TEST(rc == 0);
   BOOST_TEST(q.depth() == 3);
@@ -469,12 +443,12 @@ CORO_TEST_CASE(roll_writes_meta_and_survives_a_crash) {
 
 // An unreadable meta file: -EINVAL, and the queue starts empty after every segment there is.
 CORO_TEST_CASE(bad_meta_starts_after_existing_segments) {
-  temp_dir dir;
+  test::data_dir dir;
   dir.write("m.diskqueue.meta.dat", "what\n");
   dir.write("m.diskqueue.000004.dat", "old data");
   dir.write("m.diskqueue.000007.dat.bad", "older");
   dir.write("m.diskqueue.s1.000042.dat", "another queue's");
-  disk_queue q(dir.fd, "m.diskqueue", small(), quiet);
+  disk_queue q(dir.fd(), "m.diskqueue", small(), quiet);
   int rc = co_await q.open();
   BOOST_TEST(rc == -EINVAL);
   BOOST_TEST(q.depth() == 0);
@@ -489,9 +463,9 @@ CORO_TEST_CASE(bad_meta_starts_after_existing_segments) {
 
 // A meta file whose reader is ahead of its writer: both skip to a fresh segment.
 CORO_TEST_CASE(reader_ahead_of_writer_skips_to_a_fresh_segment) {
-  temp_dir dir;
+  test::data_dir dir;
   dir.write("i.diskqueue.meta.dat", "5\n3,10\n2,40\n");
-  disk_queue q(dir.fd, "i.diskqueue", small(), quiet);
+  disk_queue q(dir.fd(), "i.diskqueue", small(), quiet);
   int rc = co_await q.open();
   BOOST_TEST(rc == 0);
   BOOST_TEST(q.depth() == 0);
@@ -505,8 +479,8 @@ CORO_TEST_CASE(reader_ahead_of_writer_skips_to_a_fresh_segment) {
 
 // read() stops at about max_bytes (payload bytes), but always gives at least one record.
 CORO_TEST_CASE(read_limits) {
-  temp_dir dir;
-  disk_queue q(dir.fd, "l.diskqueue", small(), quiet);
+  test::data_dir dir;
+  disk_queue q(dir.fd(), "l.diskqueue", small(), quiet);
   (void)co_await q.open();
   for (int i = 0; i < 10; ++i) (void)q.put(make(std::uint64_t(i), std::string(74, 'b')));  // 100-byte payloads
   BOOST_TEST(!q.readable());  // not flushed yet
@@ -529,10 +503,10 @@ CORO_TEST_CASE(read_limits) {
 
 // Group commit: every flush with records ends with an fsync and the meta file.
 CORO_TEST_CASE(sync_each_flush_writes_meta_every_time) {
-  temp_dir dir;
+  test::data_dir dir;
   disk_queue_limits l = small();
   l.sync_each_flush = true;
-  disk_queue q(dir.fd, "g.diskqueue", l, quiet);
+  disk_queue q(dir.fd(), "g.diskqueue", l, quiet);
   (void)co_await q.open();
   (void)q.put(make(1, "a"));
   (void)co_await q.flush();
@@ -551,15 +525,15 @@ CORO_TEST_CASE(sync_each_flush_writes_meta_every_time) {
 
 // A completed segment that vanished is skipped; reading goes on with the next one.
 CORO_TEST_CASE(missing_segment_is_skipped) {
-  temp_dir dir;
+  test::data_dir dir;
   {
-    disk_queue q(dir.fd, "v.diskqueue", small(100), quiet);
+    disk_queue q(dir.fd(), "v.diskqueue", small(100), quiet);
     (void)co_await q.open();
     for (int i = 0; i < 5; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));
     (void)co_await q.close();
   }
-  std::filesystem::remove(dir.path + "/v.diskqueue.000001.dat");
-  disk_queue q(dir.fd, "v.diskqueue", small(100), quiet);
+  std::filesystem::remove(dir.path() + "/v.diskqueue.000001.dat");
+  disk_queue q(dir.fd(), "v.diskqueue", small(100), quiet);
   (void)co_await q.open();
   std::vector<message> got = co_await q.read(10, 1 << 20);
   BOOST_TEST_REQUIRE(got.size() == 3u);

@@ -1,18 +1,15 @@
 #define BOOST_TEST_MODULE metadata
 #include <boost/test/unit_test.hpp>
 
-#include <fcntl.h>
-#include <stdlib.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "broker/metadata.hpp"
 #include "broker/options.hpp"
 #include "test/support/coro_test.hpp"
+#include "test/support/nsqd_process.hpp"
 
 using namespace nsqd;
 using namespace nsqd::broker;
@@ -20,26 +17,6 @@ using namespace nsqd::broker;
 namespace {
 
 core::logger quiet{"[test] ", core::log_level::fatal};
-
-struct temp_dir {
-  temp_dir() {
-    char tmpl[] = "/tmp/nsqd-meta-XXXXXX";
-    path = ::mkdtemp(tmpl);
-    fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  }
-  ~temp_dir() {
-    ::close(fd);
-    std::filesystem::remove_all(path);
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(path + "/" + name);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-  std::string path;
-  int fd = -1;
-};
 
 }  // namespace
 
@@ -69,13 +46,12 @@ BOOST_AUTO_TEST_CASE(parses_and_skips_invalid_names) {
 }
 
 BOOST_AUTO_TEST_CASE(fixture_metadata_parses) {
-  std::ifstream in("../shared/fixtures/upstream-data/data/nsqd.dat");
-  if (!in) in.open("../../shared/fixtures/upstream-data/data/nsqd.dat");
-  if (!in) return;  // run from elsewhere: the black-box suites cover the fixture
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto topics = parse_metadata(ss.str(), quiet);
-  BOOST_TEST(topics.size() == 5u);
+  std::optional<std::string> shared = test::shared_dir();
+  BOOST_TEST_REQUIRE(shared.has_value(), "../shared not found: set NSQ_SHARED");
+  auto topics = parse_metadata(test::read_file(*shared + "/fixtures/upstream-data/data/nsqd.dat"), quiet);
+  BOOST_TEST_REQUIRE(topics.size() == 5u);
+  BOOST_TEST(topics[3].name == "frozen");
+  BOOST_TEST(topics[3].paused);
 }
 
 BOOST_AUTO_TEST_CASE(deferred_sidecar_round_trip) {
@@ -96,27 +72,27 @@ BOOST_AUTO_TEST_CASE(deferred_sidecar_round_trip) {
 }
 
 CORO_TEST_CASE(save_and_load_round_trip) {
-  temp_dir dir;
-  auto none = co_await load_metadata(dir.fd, dir.path + "/nsqd.dat", quiet);
+  test::data_dir dir;
+  auto none = co_await load_metadata(dir.fd(), dir.path() + "/nsqd.dat", quiet);
   BOOST_TEST(!none.has_value());
   std::vector<topic_meta> topics{{"a", false, {{"x", true}}}};
-  int rc = co_await save_metadata(dir.fd, topics);
+  int rc = co_await save_metadata(dir.fd(), topics);
   BOOST_TEST(rc == 0);
   BOOST_TEST(dir.read("nsqd.dat") == render_metadata(topics, nsqd_version));
   struct stat st {};
-  BOOST_TEST(::stat((dir.path + "/nsqd.dat").c_str(), &st) == 0);
+  BOOST_TEST(::stat((dir.path() + "/nsqd.dat").c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 0777) == 0600u);
-  auto loaded = co_await load_metadata(dir.fd, dir.path + "/nsqd.dat", quiet);
+  auto loaded = co_await load_metadata(dir.fd(), dir.path() + "/nsqd.dat", quiet);
   BOOST_TEST_REQUIRE(loaded.has_value());
   BOOST_TEST((*loaded)[0].channels[0].paused);
   // No temp file is left behind.
   size_t files = 0;
-  for (auto& e : std::filesystem::directory_iterator(dir.path)) files += e.is_regular_file();
+  for (auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
   BOOST_TEST(files == 1u);
-  std::ofstream(dir.path + "/nsqd.dat") << "{broken";
+  std::ofstream(dir.path() + "/nsqd.dat") << "{broken";
   bool threw = false;
   try {
-    (void)co_await load_metadata(dir.fd, dir.path + "/nsqd.dat", quiet);
+    (void)co_await load_metadata(dir.fd(), dir.path() + "/nsqd.dat", quiet);
   } catch (const std::runtime_error& e) {
     threw = std::string(e.what()).find("failed to parse metadata in") == 0;
   }

@@ -280,23 +280,6 @@ void copy_fixture(const std::string& from, const std::string& to) {
   }
 }
 
-// ../shared (or $NSQ_SHARED): tried beside every ancestor of the test binary and of the cwd.
-std::optional<std::string> shared_dir() {
-  if (const char* env = std::getenv("NSQ_SHARED"); env && *env) return std::string(env);
-  std::vector<fs::path> starts;
-  std::error_code ec;
-  auto self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) starts.push_back(self.parent_path());
-  starts.push_back(fs::current_path(ec));
-  for (fs::path p : starts) {
-    for (; !p.empty(); p = p.parent_path()) {
-      if (fs::exists(p / "shared" / "fixtures" / "upstream-data" / "expected.json", ec)) return (p / "shared").string();
-      if (p == p.parent_path()) break;
-    }
-  }
-  return std::nullopt;
-}
-
 std::string from_hex(std::string_view hex) {
   std::string out;
   auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
@@ -836,6 +819,21 @@ BOOST_AUTO_TEST_CASE(full_disk_fails_publishes_then_recovers) {
     auto hp = http_post(nsqd.http_port(), "/pub?topic=" + topic, "http-" + pad);
     BOOST_TEST(hp.status == 503);
     BOOST_TEST(hp.body == R"({"message":"EXITING"})");
+    auto hm = http_post(nsqd.http_port(), "/mpub?topic=" + topic, "m1-" + pad + "\nm2-" + pad);
+    BOOST_TEST(hm.status == 503);
+    BOOST_TEST(hm.body == R"({"message":"EXITING"})");
+    {  // MPUB and DPUB (delay 0: a plain put) fail with their own codes
+      wire_client m = connect(nsqd);
+      m.send_command("MPUB " + topic, mpub_body({"mpub-" + pad, "mpub2-" + pad}));
+      frame f = m.read_frame();
+      BOOST_TEST(f.type == frame_error);
+      BOOST_TEST(f.data.starts_with("E_MPUB_FAILED MPUB failed "), "MPUB failed with " << f);
+      wire_client d = connect(nsqd);
+      d.send_command("DPUB " + topic + " 0", "dpub-" + pad);
+      f = d.read_frame();
+      BOOST_TEST(f.type == frame_error);
+      BOOST_TEST(f.data.starts_with("E_DPUB_FAILED DPUB failed "), "DPUB failed with " << f);
+    }
     auto ping = http_get(nsqd.http_port(), "/ping");
     BOOST_TEST(ping.status == 500);
     BOOST_TEST(ping.body.starts_with("NOK - "), "/ping body '" << ping.body << "'");
@@ -952,6 +950,14 @@ BOOST_AUTO_TEST_CASE(upstream_data_directory_delivers_exactly_its_messages) {
 }
 
 // ---- 8. the data-path lock -------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(unreadable_metadata_stops_the_start) {
+  nsqd_process nsqd;
+  write_file(nsqd.data_path() + "/nsqd.dat", "{\"topics\":[{\"name\":");
+  exit_result r = nsqd.run_to_exit({});
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(r.output.find("failed to parse metadata in ") != std::string::npos, r.output);
+}
 
 BOOST_AUTO_TEST_CASE(second_instance_on_the_same_data_path_exits) {
   for (int cores : {1, 4}) {

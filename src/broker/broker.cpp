@@ -79,16 +79,20 @@ void channel::set_paused(bool paused) {
   if (!paused) pump();
 }
 
-void channel::empty() {
+void channel::clear_memory() {
   _queue.clear();
   _declined.clear();
-  for (auto& [id, e] : _in_flight)
-    for (consumer* c : _consumers)
-      if (c->id() == e.owner) --c->counters.in_flight;
   _in_flight.clear();
   _in_flight_pq.clear();
   _deferred.clear();
   _deferred_pq.clear();
+}
+
+void channel::empty() {
+  for (auto& [id, e] : _in_flight)
+    for (consumer* c : _consumers)
+      if (c->id() == e.owner) --c->counters.in_flight;
+  clear_memory();
   if (_disk) _topic.shard().empty_disk_later(_disk);
 }
 
@@ -719,7 +723,7 @@ core::task<bool> broker_shard::in_flight_elsewhere(std::string topic_name, std::
 namespace {
 
 std::string consumer_key(const std::string& topic_name, const std::string& name) {
-  return topic_name + ":" + name;  // ':' is not allowed in names
+  return queue_name(topic_name, &name);
 }
 
 // On shard 0: one consumer fewer; an #ephemeral channel left without any goes away everywhere.
@@ -824,7 +828,7 @@ core::task<void> broker_shard::run() {
   core::task_group group{co_await core::this_context()};
   _group = &group;
   if (persistent()) group.spawn(sync_loop());
-  if (_meta_dirty) group.spawn(metadata_writer());
+  if (_meta_dirty) persist_metadata();  // asked for before run()
   core::event never;
   co_await never.wait();  // until the server stops
   _group = nullptr;

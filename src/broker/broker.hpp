@@ -151,6 +151,8 @@ class channel {
   void offer_declined();
   void requeue_now(message m);
   void wake_remote_demand();
+  // Drops queued, declined, in-flight and deferred messages held in memory.
+  void clear_memory();
   // Reads a batch from the disk queue into memory when local or remote consumers want work.
   void start_disk_read();
   void take_from_disk(std::vector<message> batch);
@@ -332,6 +334,16 @@ class broker_shard {
   // Disk queue file prefix of a part: "<topic>.diskqueue" or "<topic>:<channel>.diskqueue" on
   // shard 0 (upstream's names), with ".s<N>" appended on shard N.
   std::string queue_prefix(const std::string& topic_name, const std::string* channel_name) const;
+  // A topic part (no channel) or a channel part, by name.
+  struct part_key {
+    std::string topic_name;
+    std::optional<std::string> channel_name;
+  };
+  std::vector<part_key> part_keys() const;
+  // The part's disk queue; null when the part is gone or has none.
+  std::shared_ptr<disk_queue> part_disk(const part_key& key) const;
+  // Every disk queue of this shard's parts.
+  std::vector<std::shared_ptr<disk_queue>> disks() const;
   disk_queue_limits disk_limits() const;
   // Something was put on a disk queue: publishers must commit() before answering OK.
   bool has_unflushed() const noexcept { return !_unflushed.empty(); }
@@ -422,7 +434,7 @@ class broker_shard {
 
   core::task<void> sync_loop();
   core::task<void> metadata_writer();
-  core::task<void> load_sidecar(std::string topic_name, std::optional<std::string> channel_name);
+  core::task<void> load_sidecar(part_key key);
   core::task<void> take_in_leftovers(std::string data_path);
   // Background work on parts, found again by name after each wait (they may be deleted).
   static core::task<void> open_part_disk(broker_shard* b, std::string topic_name,

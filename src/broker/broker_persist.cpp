@@ -8,6 +8,7 @@
 #include <set>
 
 #include "broker/broker.hpp"
+#include "broker/go_syntax.hpp"
 #include "broker/names.hpp"
 #include "core/cross_shard.hpp"
 #include "core/file.hpp"
@@ -25,17 +26,56 @@ core::task<void> unlink_quietly(int dirfd, std::string name) {
   (void)co_await core::unlinkat(dirfd, name.c_str());
 }
 
-std::string error_text(int rc) { return std::strerror(-rc); }
+// File prefix of a queue's part on a shard: upstream's "<queue>.diskqueue" on shard 0,
+// "<queue>.diskqueue.s<N>" (which upstream never opens) on shard N.
+constexpr std::string_view shard_marker = ".diskqueue.s";
+std::string file_prefix(const std::string& queue, unsigned shard) {
+  std::string p = queue + ".diskqueue";
+  if (shard != 0) p += ".s" + std::to_string(shard);
+  return p;
+}
+
+// The prefix of an other-shard queue file ("<queue>.diskqueue.s<N>.meta.dat" or
+// ".s<N>.<6 digits>.dat"), or nullopt.
+std::optional<std::string> shard_file_prefix(std::string_view file) {
+  size_t at = file.find(shard_marker);
+  if (at == std::string_view::npos) return std::nullopt;
+  size_t end = file.find('.', at + shard_marker.size());
+  if (end == std::string_view::npos || end == at + shard_marker.size()) return std::nullopt;
+  std::string_view tail = file.substr(end);
+  if (tail != ".meta.dat" && !(tail.size() == 11 && tail.ends_with(".dat"))) return std::nullopt;
+  return std::string(file.substr(0, end));
+}
 }  // namespace
 
 // ---- parts and their queues -------------------------------------------------------------------
 
 std::string broker_shard::queue_prefix(const std::string& topic_name, const std::string* channel_name) const {
-  std::string p = topic_name;
-  if (channel_name) p += ":" + *channel_name;
-  p += ".diskqueue";
-  if (shard_id() != 0) p += ".s" + std::to_string(shard_id());
-  return p;
+  return file_prefix(queue_name(topic_name, channel_name), shard_id());
+}
+
+std::vector<broker_shard::part_key> broker_shard::part_keys() const {
+  std::vector<part_key> out;
+  for (auto& [tn, t] : _topics) {
+    out.push_back({tn, std::nullopt});
+    for (auto& [cn, c] : t->_channels) out.push_back({tn, cn});
+  }
+  return out;
+}
+
+std::shared_ptr<disk_queue> broker_shard::part_disk(const part_key& key) const {
+  auto it = _topics.find(key.topic_name);
+  if (it == _topics.end()) return nullptr;
+  if (!key.channel_name) return it->second->_disk;
+  channel* c = it->second->find_channel(*key.channel_name);
+  return c ? c->_disk : nullptr;
+}
+
+std::vector<std::shared_ptr<disk_queue>> broker_shard::disks() const {
+  std::vector<std::shared_ptr<disk_queue>> out;
+  for (const part_key& k : part_keys())
+    if (auto q = part_disk(k)) out.push_back(std::move(q));
+  return out;
 }
 
 disk_queue_limits broker_shard::disk_limits() const {
@@ -84,13 +124,9 @@ core::task<void> broker_shard::open_part_disk(broker_shard* b, std::string topic
 
 core::task<void> broker_shard::open_disks() {
   if (!persistent()) co_return;
-  std::vector<std::pair<std::string, std::optional<std::string>>> todo;
-  for (auto& [tn, t] : _topics) {
-    if (!t->_disk && !t->ephemeral()) todo.emplace_back(tn, std::nullopt);
-    for (auto& [cn, c] : t->_channels)
-      if (!c->_disk && !c->ephemeral()) todo.emplace_back(tn, cn);
-  }
-  for (auto& [tn, cn] : todo) co_await open_part_disk(this, tn, cn);
+  for (part_key& k : part_keys())
+    if (!part_disk(k) && !is_ephemeral(k.channel_name ? *k.channel_name : k.topic_name))
+      co_await open_part_disk(this, std::move(k.topic_name), std::move(k.channel_name));
 }
 
 core::task<void> broker_shard::forget_disk(broker_shard* b, std::shared_ptr<disk_queue> q, bool remove) {
@@ -99,7 +135,7 @@ core::task<void> broker_shard::forget_disk(broker_shard* b, std::shared_ptr<disk
     rc = co_await q->remove();
   else
     rc = co_await q->empty();
-  if (rc < 0) b->_log.error("DISKQUEUE(", q->prefix(), "): failed to delete files - ", error_text(rc));
+  if (rc < 0) b->_log.error("DISKQUEUE(", q->prefix(), "): failed to delete files - ", go::errno_text(rc));
   co_await core::shielded(unlink_quietly(b->_data_dir, deferred_file_name(q->prefix())));
 }
 
@@ -120,9 +156,8 @@ void channel::start_disk_read() {
 }
 
 void channel::take_from_disk(std::vector<message> batch) {
-  for (message& m : batch) _queue.push_back(std::move(m));
-  pump();
-  if (!_queue.empty()) wake_remote_demand();
+  take_batch(std::move(batch));
+  if (!_queue.empty()) wake_remote_demand();  // shards that asked while it was on disk
 }
 
 core::task<void> broker_shard::read_disk_batch(broker_shard* b, std::string topic_name, std::string name,
@@ -144,10 +179,10 @@ void topic::start_disk_drain() {
 
 core::task<void> broker_shard::drain_topic_disk(broker_shard* b, std::string topic_name,
                                                 std::shared_ptr<disk_queue> q) {
-  for (;;) {
+  for (bool more = true;;) {
     topic* t = b->find_topic(topic_name);
-    if (!t || t->_disk != q) co_return;
-    if (t->_paused || t->_channels.empty() || q->depth() == 0) {
+    if (!t || t->_disk != q) co_return;  // deleted meanwhile: its messages went with it
+    if (!more || t->_paused || t->_channels.empty() || q->depth() == 0) {
       t->_draining = false;
       co_return;
     }
@@ -155,13 +190,9 @@ core::task<void> broker_shard::drain_topic_disk(broker_shard* b, std::string top
     std::vector<message> batch = co_await q->read(256, disk_read_bytes);
     t = b->find_topic(topic_name);
     if (!t || t->_disk != q) co_return;
+    more = !batch.empty();
     for (message& m : batch) t->fan_out(std::move(m));
     if (b->has_unflushed()) (void)co_await b->commit();
-    if (batch.empty()) {
-      t = b->find_topic(topic_name);
-      if (t && t->_disk == q) t->_draining = false;
-      co_return;
-    }
   }
 }
 
@@ -197,8 +228,8 @@ core::task<int> broker_shard::commit() {
   if (err < 0) {
     _commit_failures.emplace_back(batch, err);
     if (_commit_failures.size() > commit_failures_kept) _commit_failures.pop_front();
-    if (_health) _health->set_error("failed to write to disk queue - " + error_text(err));
-    _log.error("failed to write messages to disk - ", error_text(err));
+    if (_health) _health->set_error("failed to write to disk queue - " + go::errno_text(err));
+    _log.error("failed to write messages to disk - ", go::errno_text(err));
   } else if (_health && !queues.empty()) {
     _health->set_ok();
   }
@@ -213,13 +244,8 @@ core::task<void> broker_shard::sync_loop() {
     int r = co_await core::sleep_for(period);
     if (r < 0) co_return;
     if (has_unflushed()) (void)co_await commit();
-    std::vector<std::shared_ptr<disk_queue>> dirty;
-    for (auto& [tn, t] : _topics) {
-      if (t->_disk && t->_disk->dirty()) dirty.push_back(t->_disk);
-      for (auto& [cn, c] : t->_channels)
-        if (c->_disk && c->_disk->dirty()) dirty.push_back(c->_disk);
-    }
-    for (auto& q : dirty) (void)co_await q->sync();
+    for (auto& q : disks())
+      if (q->dirty()) (void)co_await q->sync();
   }
 }
 
@@ -234,7 +260,6 @@ void broker_shard::persist_metadata() {
 }
 
 core::task<void> broker_shard::metadata_writer() {
-  _meta_writing = true;
   while (_meta_dirty) {
     _meta_dirty = false;
     int rc = co_await persist_metadata_now();
@@ -256,7 +281,7 @@ core::task<int> broker_shard::persist_metadata_now() {
   }
   std::sort(topics.begin(), topics.end(), [](auto& a, auto& b) { return a.name < b.name; });
   int rc = co_await save_metadata(_data_dir, topics);
-  if (rc < 0) _log.error("failed to persist metadata - ", error_text(rc));
+  if (rc < 0) _log.error("failed to persist metadata - ", go::errno_text(rc));
   co_return rc;
 }
 
@@ -300,23 +325,16 @@ core::task<void> broker_shard::load(std::string data_path) {
   // Shard 0's parts first, with upstream's files and the deferred sidecars; then files other
   // shards left after a crash go into them; only then do other shards open their own files.
   co_await create_loaded(&_peers, 0, 1, &topics);
-  std::vector<std::pair<std::string, std::optional<std::string>>> parts;
-  for (auto& [tn, t] : _topics) {
-    parts.emplace_back(tn, std::nullopt);
-    for (auto& [cn, c] : t->_channels) parts.emplace_back(tn, cn);
-  }
-  for (auto& [tn, cn] : parts) co_await load_sidecar(tn, cn);
+  for (part_key& k : part_keys()) co_await load_sidecar(std::move(k));
   co_await take_in_leftovers(data_path);
   co_await create_loaded(&_peers, 1, shard_count(), &topics);
   int rc = co_await persist_metadata_now();
-  if (rc < 0) throw std::runtime_error("failed to persist metadata - " + error_text(rc));
+  if (rc < 0) throw std::runtime_error("failed to persist metadata - " + go::errno_text(rc));
   _meta_dirty = false;
 }
 
-core::task<void> broker_shard::load_sidecar(std::string topic_name, std::optional<std::string> channel_name) {
-  topic* t = find_topic(topic_name);
-  channel* c = t && channel_name ? t->find_channel(*channel_name) : nullptr;
-  std::shared_ptr<disk_queue> q = c ? c->_disk : (t && !channel_name ? t->_disk : nullptr);
+core::task<void> broker_shard::load_sidecar(part_key key) {
+  std::shared_ptr<disk_queue> q = part_disk(key);
   if (!q) co_return;
   std::string text;
   int rc = co_await core::read_file(_data_dir, deferred_file_name(q->prefix()), text);
@@ -329,11 +347,10 @@ core::task<void> broker_shard::load_sidecar(std::string topic_name, std::optiona
     std::optional<message> m = co_await q->read_at(r.at);
     if (!m || m->id != r.id) continue;
     q->skip(r.at);
-    t = find_topic(topic_name);
+    topic* t = find_topic(key.topic_name);
     if (!t) co_return;
-    if (channel_name) {
-      c = t->find_channel(*channel_name);
-      if (c) c->put_deferred(std::move(*m), r.due_ns, r.at);
+    if (key.channel_name) {
+      if (channel* c = t->find_channel(*key.channel_name)) c->put_deferred(std::move(*m), r.due_ns, r.at);
     } else if (!t->_channels.empty() && !t->_paused) {
       for (auto& [cn, ch] : t->_channels) topic::hand_over(*ch, *m, r.due_ns);
     } else {
@@ -352,7 +369,7 @@ core::task<void> merge_queue(disk_queue& src, disk_queue& dst, const core::logge
     for (message& m : batch) (void)dst.put(m);
     int rc = co_await dst.flush();
     if (rc < 0) {
-      log.error("DISKQUEUE(", dst.prefix(), "): failed to take in ", src.prefix(), " - ", error_text(rc));
+      log.error("DISKQUEUE(", dst.prefix(), "): failed to take in ", src.prefix(), " - ", go::errno_text(rc));
       (void)co_await src.close();
       co_return;
     }
@@ -366,25 +383,16 @@ core::task<void> broker_shard::take_in_leftovers(std::string data_path) {
   // Queue files of shards other than 0 remain only after a crash (a clean stop merges them).
   std::set<std::string> prefixes;
   if (DIR* d = ::opendir(data_path.empty() ? "." : data_path.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string_view name = e->d_name;
-      size_t at = name.find(".diskqueue.s");
-      if (at == std::string_view::npos) continue;
-      size_t end = name.find('.', at + 12);
-      if (end == std::string_view::npos || end == at + 12) continue;
-      std::string_view tail = name.substr(end);
-      if (tail != ".meta.dat" && !(tail.size() == 11 && tail.ends_with(".dat"))) continue;
-      prefixes.emplace(name.substr(0, end));
-    }
+    while (dirent* e = ::readdir(d))
+      if (std::optional<std::string> prefix = shard_file_prefix(e->d_name)) prefixes.insert(std::move(*prefix));
     ::closedir(d);
   }
   for (const std::string& prefix : prefixes) {
-    std::string queue = prefix.substr(0, prefix.find(".diskqueue.s"));
+    std::string queue = prefix.substr(0, prefix.find(shard_marker));
     size_t colon = queue.find(':');
-    std::string tn = queue.substr(0, colon);
-    topic* t = find_topic(tn);
-    channel* c = t && colon != std::string::npos ? t->find_channel(queue.substr(colon + 1)) : nullptr;
-    std::shared_ptr<disk_queue> dst = colon == std::string::npos ? (t ? t->_disk : nullptr) : (c ? c->_disk : nullptr);
+    part_key key{queue.substr(0, colon), std::nullopt};
+    if (colon != std::string::npos) key.channel_name = queue.substr(colon + 1);
+    std::shared_ptr<disk_queue> dst = part_disk(key);
     if (!dst) {
       _log.warn("DISKQUEUE(", prefix, "): no such topic or channel; leaving its files");
       continue;
@@ -424,12 +432,7 @@ std::vector<broker_shard::part_contents> broker_shard::take_contents() {
         else
           p.deferred.emplace_back(std::move(d.msg), d.pq_slot.priority);
       }
-      c->_queue.clear();
-      c->_declined.clear();
-      c->_in_flight.clear();
-      c->_in_flight_pq.clear();
-      c->_deferred.clear();
-      c->_deferred_pq.clear();
+      c->clear_memory();
       if (!p.plain.empty() || !p.deferred.empty() || !p.kept.empty()) out.push_back(std::move(p));
     }
   }
@@ -437,20 +440,14 @@ std::vector<broker_shard::part_contents> broker_shard::take_contents() {
 }
 
 core::task<std::vector<std::string>> broker_shard::close_disks() {
-  std::vector<std::shared_ptr<disk_queue>> queues;
-  for (auto& [tn, t] : _topics) {
-    if (t->_disk) queues.push_back(t->_disk);
-    for (auto& [cn, c] : t->_channels)
-      if (c->_disk) queues.push_back(c->_disk);
-  }
   std::vector<std::string> with_data;
-  for (auto& q : queues) {
+  for (auto& q : disks()) {
     if (shard_id() != 0 && q->depth() == 0) {  // nothing to hand over: leave no files
       (void)co_await q->remove();
       continue;
     }
     int rc = co_await q->close();
-    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to close - ", error_text(rc));
+    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to close - ", go::errno_text(rc));
     if (q->depth() > 0) with_data.push_back(q->prefix());
   }
   co_return with_data;
@@ -473,19 +470,11 @@ core::task<void> broker_shard::flush_all() {
     others.insert(left.begin(), left.end());
   }
   const std::int64_t now = unix_now_ns();
-  std::vector<std::pair<std::string, std::optional<std::string>>> parts;
-  for (auto& [tn, t] : _topics) {
-    if (!t->ephemeral()) parts.emplace_back(tn, std::nullopt);
-    for (auto& [cn, c] : t->_channels)
-      if (!c->ephemeral()) parts.emplace_back(tn, cn);
-  }
-  for (auto& [tn, cn] : parts) {
-    topic* t = find_topic(tn);
-    channel* c = t && cn ? t->find_channel(*cn) : nullptr;
-    std::shared_ptr<disk_queue> q = cn ? (c ? c->_disk : nullptr) : (t ? t->_disk : nullptr);
-    auto found = held.find({tn, cn.value_or("")});
+  for (const part_key& key : part_keys()) {
+    std::shared_ptr<disk_queue> q = part_disk(key);  // none for #ephemeral parts
+    auto found = held.find({key.topic_name, key.channel_name.value_or("")});
     if (!q) {
-      if (found != held.end()) _log.error("TOPIC(", tn, "): no disk queue; messages in memory are lost");
+      if (found != held.end()) _log.error("TOPIC(", key.topic_name, "): no disk queue; messages in memory are lost");
       continue;
     }
     std::vector<deferred_record> sidecar;
@@ -507,22 +496,23 @@ core::task<void> broker_shard::flush_all() {
     for (const disk_position& at : q->skipped())
       if (!kept.count(at)) sidecar.push_back({at, message_id{}, -1});
     int rc = co_await q->flush();
-    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to write at exit - ", error_text(rc));
+    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to write at exit - ", go::errno_text(rc));
+    const std::string queue = queue_name(key.topic_name, key.channel_name ? &*key.channel_name : nullptr);
     for (unsigned n = 1; n < shard_count(); ++n) {
-      std::string prefix = q->prefix() + ".s" + std::to_string(n);
+      std::string prefix = file_prefix(queue, n);
       if (!others.count(prefix)) continue;
       disk_queue src(_data_dir, prefix, disk_limits(), _log);
       (void)co_await src.open();
       co_await merge_queue(src, *q, _log);
     }
     rc = co_await q->close();
-    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to close - ", error_text(rc));
+    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to close - ", go::errno_text(rc));
     std::string side = deferred_file_name(q->prefix());
     if (sidecar.empty()) {
       co_await core::shielded(unlink_quietly(_data_dir, side));
     } else {
       rc = co_await core::write_file_atomically(_data_dir, side, render_deferred(sidecar), 0600);
-      if (rc < 0) _log.error("failed to write ", side, " - ", error_text(rc));
+      if (rc < 0) _log.error("failed to write ", side, " - ", go::errno_text(rc));
     }
   }
   (void)co_await persist_metadata_now();

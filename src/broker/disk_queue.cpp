@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "broker/go_syntax.hpp"
 #include "core/file.hpp"
 #include "core/io.hpp"
 #include "core/reactor.hpp"
@@ -24,14 +25,6 @@ namespace {
 // parsed from the buffer without more I/O.
 constexpr std::int64_t read_chunk = 1 << 20;
 constexpr std::int64_t length_bytes = std::int64_t(record_length_size);
-
-std::string error_text(int rc) { return std::strerror(rc < 0 ? -rc : rc); }
-
-std::int64_t load_be32(const char* p) {
-  auto b = reinterpret_cast<const unsigned char*>(p);
-  return std::int32_t(std::uint32_t(b[0]) << 24 | std::uint32_t(b[1]) << 16 | std::uint32_t(b[2]) << 8 |
-                      std::uint32_t(b[3]));
-}
 
 // The queue name for log lines: the prefix without ".diskqueue" (shard parts keep theirs).
 std::string queue_name(const std::string& prefix) {
@@ -234,7 +227,7 @@ struct disk_queue::impl {
     for (const chunk& c : old) {
       std::string_view b = c.bytes;
       while (b.size() >= record_length_size) {
-        const std::int64_t len = load_be32(b.data());
+        const std::int64_t len = read_record_length(b.data());
         disk_position at;
         place(len, at).append(b.substr(0, std::size_t(length_bytes + len)));
         b.remove_prefix(std::size_t(length_bytes + len));
@@ -264,7 +257,7 @@ struct disk_queue::impl {
   // ftruncate before Linux 6.9 (liburing 2.6), so this error path calls ftruncate(2).
   void trim_failed_write() {
     if (write_fd >= 0 && ::ftruncate(write_fd, off_t(written.pos)) != 0)
-      log.error("DISKQUEUE(", name, ") failed to truncate ", segment(written.file), " - ", error_text(errno));
+      log.error("DISKQUEUE(", name, ") failed to truncate ", segment(written.file), " - ", go::errno_text(errno));
   }
 
   core::task<int> write_meta() {
@@ -280,7 +273,7 @@ struct disk_queue::impl {
     if (write_fd >= 0) rc = co_await core::fsync(write_fd);
     if (rc == 0 && !removed) rc = co_await write_meta();
     if (rc < 0) {
-      log.error("DISKQUEUE(", name, ") failed to sync - ", error_text(rc));
+      log.error("DISKQUEUE(", name, ") failed to sync - ", go::errno_text(rc));
       co_return rc;
     }
     ops_since_sync = 0;
@@ -292,7 +285,7 @@ struct disk_queue::impl {
   // write segment older than one holding data.
   core::task<int> roll_to(std::int64_t file) {
     int rc = co_await close_write_fd(true);
-    if (rc < 0) log.error("DISKQUEUE(", name, ") failed to sync - ", error_text(rc));
+    if (rc < 0) log.error("DISKQUEUE(", name, ") failed to sync - ", go::errno_text(rc));
     written = {file, 0};
     int s = co_await sync_locked();
     if (rc == 0) rc = s;
@@ -318,7 +311,7 @@ struct disk_queue::impl {
     if (rc == -ENOENT) co_return 0;
     if (rc == 0 && !parse_meta(text, disk_depth, read, written)) rc = -EINVAL;
     if (rc < 0) {
-      log.error("DISKQUEUE(", name, ") failed to retrieveMetaData - ", error_text(rc));
+      log.error("DISKQUEUE(", name, ") failed to retrieveMetaData - ", go::errno_text(rc));
       disk_depth = 0;
       read = written = {};
     }
@@ -379,7 +372,7 @@ struct disk_queue::impl {
     for (std::int64_t pos = from;; ++count) {
       bool ok = co_await r.fill(pos, length_bytes, to);
       if (!ok) break;
-      const std::int64_t len = load_be32(r.bytes(pos, length_bytes).data());
+      const std::int64_t len = read_record_length(r.bytes(pos, length_bytes).data());
       if (!record_length_ok(len, lim.max_msg_size) || pos + length_bytes + len > to) break;
       pos += length_bytes + len;
     }
@@ -429,7 +422,7 @@ struct disk_queue::impl {
     pending_count -= dropped;
     batch.clear();
     log.error("DISKQUEUE(", name, ") failed to write ", dropped, " messages to ", segment(written.file), " - ",
-              error_text(rc));
+              go::errno_text(rc));
     trim_failed_write();
     (void)co_await close_write_fd(false);  // reopened by the next flush
     replace_pending();
@@ -445,7 +438,7 @@ struct disk_queue::impl {
       if (st < 0) break;
       if (st == 0) continue;  // moved to another segment
       bool ok = co_await reader.fill(read.pos, length_bytes, end);
-      std::int64_t len = ok ? load_be32(reader.bytes(read.pos, length_bytes).data()) : 0;
+      std::int64_t len = ok ? read_record_length(reader.bytes(read.pos, length_bytes).data()) : 0;
       if (ok && !record_length_ok(len, lim.max_msg_size)) {
         std::string why = "invalid message read size (" + std::to_string(len) + ")";
         co_await skip_bad_segment(std::move(why));
@@ -513,7 +506,7 @@ struct disk_queue::impl {
     co_return 1;
   }
   int log_read_error(int rc) {
-    log.error("DISKQUEUE(", name, ") reading at ", read.pos, " of ", segment(read.file), " - ", error_text(rc));
+    log.error("DISKQUEUE(", name, ") reading at ", read.pos, " of ", segment(read.file), " - ", go::errno_text(rc));
     return rc;
   }
   // The reader left a completed segment: it is deleted (and the move synced).
@@ -521,7 +514,7 @@ struct disk_queue::impl {
     co_await reader.close();
     std::string file = segment(read.file);
     int rc = co_await core::unlinkat(dirfd, file.c_str());
-    if (rc < 0 && rc != -ENOENT) log.error("DISKQUEUE(", name, ") failed to Remove(", file, ") - ", error_text(rc));
+    if (rc < 0 && rc != -ENOENT) log.error("DISKQUEUE(", name, ") failed to Remove(", file, ") - ", go::errno_text(rc));
     read = {read.file + 1, 0};
     need_sync = true;
   }
@@ -564,7 +557,7 @@ struct disk_queue::impl {
     if (r.fd < 0) co_return std::nullopt;
     std::optional<message> m;
     bool ok = co_await r.fill(at.pos, length_bytes, at.pos + length_bytes);
-    const std::int64_t len = ok ? load_be32(r.bytes(at.pos, length_bytes).data()) : 0;
+    const std::int64_t len = ok ? read_record_length(r.bytes(at.pos, length_bytes).data()) : 0;
     const std::int64_t end = at.pos + length_bytes + len;
     if (ok && record_length_ok(len, lim.max_msg_size) && (at.file < written.file || end <= written.pos)) {
       ok = co_await r.fill(at.pos, length_bytes + len, end);
@@ -595,14 +588,14 @@ struct disk_queue::impl {
       std::string file = segment(f);
       int rc = co_await core::unlinkat(dirfd, file.c_str());
       if (rc < 0 && rc != -ENOENT) {
-        log.error("DISKQUEUE(", name, ") failed to remove data file - ", error_text(rc));
+        log.error("DISKQUEUE(", name, ") failed to remove data file - ", go::errno_text(rc));
         if (result == 0) result = rc;
       }
     }
     std::string meta = meta_name();
     int rc = co_await core::unlinkat(dirfd, meta.c_str());
     if (rc < 0 && rc != -ENOENT) {
-      log.error("DISKQUEUE(", name, ") failed to remove metadata file - ", error_text(rc));
+      log.error("DISKQUEUE(", name, ") failed to remove metadata file - ", go::errno_text(rc));
       if (result == 0) result = rc;
     }
     co_return result;

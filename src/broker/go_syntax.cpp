@@ -1,5 +1,8 @@
 #include "broker/go_syntax.hpp"
 
+#include <cctype>
+#include <cstring>
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -204,6 +207,12 @@ std::string quote(std::string_view text) {
     }
   }
   return out + "\"";
+}
+
+std::string errno_text(int err) {
+  std::string s = std::strerror(err < 0 ? -err : err);
+  if (!s.empty()) s[0] = char(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
 }
 
 }  // namespace nsqd::broker::go

@@ -38,4 +38,8 @@ std::string json_string(std::string_view text);
 // A double-quoted literal as fmt's %q writes it for ASCII text (for error messages).
 std::string quote(std::string_view text);
 
+// An errno's text as Go's syscall.Errno prints it: strerror in lower case ("no space left on
+// device"). `err` may be an errno or a -errno result.
+std::string errno_text(int err);
+
 }  // namespace nsqd::broker::go

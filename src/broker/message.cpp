@@ -66,6 +66,10 @@ void append_disk_record(std::string& out, const message& m) {
   out.append(m.body.view());
 }
 
+std::int64_t read_record_length(const char* p) {
+  return boost::endian::load_big_s32(reinterpret_cast<const unsigned char*>(p));
+}
+
 bool record_length_ok(std::int64_t length, std::int64_t max_msg_size) {
   return length >= static_cast<std::int64_t>(message_header_size) &&
          max_msg_size >= 0 && length - static_cast<std::int64_t>(message_header_size) <= max_msg_size;

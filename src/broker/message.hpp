@@ -98,6 +98,9 @@ void append_payload(std::string& out, const message& m);
 // Appends the disk record `[int32 BE 26+len(body)][payload]` (go-diskqueue framing).
 void append_disk_record(std::string& out, const message& m);
 
+// The int32 BE length at `p` that starts a disk record (4 bytes, any alignment).
+std::int64_t read_record_length(const char* p);
+
 // Whether a record length (the int32 before a payload) is acceptable: 26..max_msg_size+26.
 // go-diskqueue refuses to write, and treats as corruption when read, anything outside.
 bool record_length_ok(std::int64_t length, std::int64_t max_msg_size);

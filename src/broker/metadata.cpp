@@ -108,7 +108,7 @@ core::task<std::optional<std::vector<topic_meta>>> load_metadata(int dirfd, std:
   if (rc == -ENOENT) co_return std::nullopt;
   if (rc < 0)
     throw std::runtime_error("failed to read metadata from " + path_for_errors + " - " +
-                             std::string(std::strerror(-rc)));
+                             go::errno_text(rc));
   try {
     co_return parse_metadata(text, log);
   } catch (const std::exception& e) {

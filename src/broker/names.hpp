@@ -4,6 +4,7 @@
 // Byte checks only (no regex), so they are cheap enough for every PUB.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace nsqd::broker {
@@ -18,5 +19,13 @@ inline bool is_valid_channel_name(std::string_view name) { return is_valid_name(
 
 // True iff `name` ends with "#ephemeral" (upstream's test; meaningful for valid names).
 inline bool is_ephemeral(std::string_view name) { return name.ends_with(ephemeral_suffix); }
+
+// A topic's or channel's queue name as upstream's files spell it: "<topic>" or
+// "<topic>:<channel>" (':' is not allowed in names).
+inline std::string queue_name(std::string_view topic_name, const std::string* channel_name) {
+  std::string q(topic_name);
+  if (channel_name) q += ":" + *channel_name;
+  return q;
+}
 
 }  // namespace nsqd::broker

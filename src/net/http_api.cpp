@@ -13,6 +13,7 @@
 #include "broker/go_syntax.hpp"
 #include "broker/names.hpp"
 #include "core/cross_shard.hpp"
+#include "net/frame.hpp"
 #include "net/http_api_metrics.hpp"
 #include "net/http_api_stats.hpp"
 
@@ -36,24 +37,19 @@ std::uint64_t limit_of(std::int64_t configured) {
   return configured < 0 ? 0 : static_cast<std::uint64_t>(configured);
 }
 
-std::int32_t read_be32(const char* p) {
-  const auto b = [p](int i) { return std::uint32_t(static_cast<unsigned char>(p[i])); };
-  return static_cast<std::int32_t>(b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3));
-}
-
 // /mpub?binary=true's body: [int32 count]([int32 size][bytes])*, checked as upstream's readMPUB
 // (the error is the TCP code without "E_"). Bytes after the last message are ignored.
 std::variant<std::vector<std::string_view>, std::string_view> parse_binary_mpub(
     std::string_view body, std::int64_t max_msg_size, std::int64_t max_body_size) {
   if (body.size() < 4) return std::string_view("BAD_BODY");
-  const std::int32_t count = read_be32(body.data());
+  const std::int32_t count = get_i32(body.data());
   body.remove_prefix(4);
   if (count <= 0 || count > (max_body_size - 4) / 5) return std::string_view("BAD_BODY");
   std::vector<std::string_view> out;
   out.reserve(static_cast<std::size_t>(count));
   for (std::int32_t i = 0; i < count; ++i) {
     if (body.size() < 4) return std::string_view("BAD_MESSAGE");
-    const std::int32_t size = read_be32(body.data());
+    const std::int32_t size = get_i32(body.data());
     body.remove_prefix(4);
     if (size <= 0 || size > max_msg_size) return std::string_view("BAD_MESSAGE");
     if (body.size() < static_cast<std::size_t>(size)) return std::string_view("BAD_MESSAGE");

@@ -14,6 +14,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "broker/go_syntax.hpp"
 #include "core/io.hpp"
 #include "net/socket.hpp"
 
@@ -50,9 +51,7 @@ std::string go_method(std::string_view method) {
 std::string errno_text(int negative_errno) {
   if (negative_errno == -ETIMEDOUT) return "i/o timeout";
   if (negative_errno == -ECANCELED) return "operation cancelled";
-  std::string text = std::strerror(-negative_errno);  // Go's wording is lower-case
-  if (!text.empty()) text[0] = char(std::tolower(static_cast<unsigned char>(text[0])));
-  return text;
+  return broker::go::errno_text(negative_errno);
 }
 
 // The time left until `deadline` (none = unbounded); zero or less once it has passed.

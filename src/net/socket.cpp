@@ -6,9 +6,10 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstring>
+
+#include "broker/go_syntax.hpp"
 
 namespace nsqd::net {
 
@@ -56,16 +57,9 @@ socket_address resolve_tcp_address(const std::string& address) {
 
 namespace {
 
-// Go spells errno texts in lower case ("address already in use").
-std::string go_strerror(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty()) s[0] = char(std::tolower(static_cast<unsigned char>(s[0])));
-  return s;
-}
-
 [[noreturn]] void fail(const std::string& address, const char* step, int err) {
   throw listen_error("listen (" + address + ") failed - listen tcp " + address + ": " + step +
-                     ": " + go_strerror(err));
+                     ": " + broker::go::errno_text(err));
 }
 
 unique_fd bind_one(const std::string& address, const socket_address& where, bool reuseport) {

@@ -309,13 +309,18 @@ outcome do_cls(client& c) {
   return std::nullopt;
 }
 
-// Messages that went to a disk queue are written (fsynced with --durable-publish) before the
-// publisher hears OK; a failed write is upstream's fatal E_PUB_FAILED ("PUB failed <err>").
-core::task<outcome> commit_published(client& c, const char* code, const char* command) {
-  if (!c.broker().has_unflushed()) co_return std::nullopt;
-  int rc = co_await c.broker().commit();
-  if (rc >= 0) co_return std::nullopt;
-  co_return fatal(code, std::string(command) + " failed " + std::strerror(-rc));
+// Answers a publish of `count` messages: OK once what went to a disk queue is written
+// (fsynced with --durable-publish); a failed write is upstream's fatal E_PUB_FAILED ("PUB
+// failed <err>"), E_MPUB_FAILED or E_DPUB_FAILED.
+core::task<outcome> finish_publish(client& c, const std::string& topic, std::size_t count, const char* code,
+                                   const char* command) {
+  if (c.broker().has_unflushed()) {
+    int rc = co_await c.broker().commit();
+    if (rc < 0) co_return fatal(code, std::string(command) + " failed " + broker::go::errno_text(rc));
+  }
+  c.published(topic, count);
+  c.respond("OK");
+  co_return std::nullopt;
 }
 
 core::task<outcome> do_pub(client& c, const command_line& cmd) {
@@ -330,11 +335,8 @@ core::task<outcome> do_pub(client& c, const command_line& cmd) {
   if (denied) co_return denied;
   broker::topic* t = co_await c.broker().get_topic(topic);
   t->publish(std::move(body));
-  outcome failed = co_await commit_published(c, "E_PUB_FAILED", "PUB");
-  if (failed) co_return failed;
-  c.published(topic, 1);
-  c.respond("OK");
-  co_return std::nullopt;
+  outcome answer = co_await finish_publish(c, topic, 1, "E_PUB_FAILED", "PUB");
+  co_return answer;
 }
 
 core::task<outcome> do_dpub(client& c, const command_line& cmd) {
@@ -358,11 +360,8 @@ core::task<outcome> do_dpub(client& c, const command_line& cmd) {
     t->publish(std::move(body));  // upstream: a zero delay is a plain put
   else
     t->publish_deferred(std::move(body), std::chrono::milliseconds(*ms));
-  outcome failed = co_await commit_published(c, "E_DPUB_FAILED", "DPUB");
-  if (failed) co_return failed;
-  c.published(topic, 1);
-  c.respond("OK");
-  co_return std::nullopt;
+  outcome answer = co_await finish_publish(c, topic, 1, "E_DPUB_FAILED", "DPUB");
+  co_return answer;
 }
 
 // MPUB reads every message before touching the topic, so a bad body creates nothing and
@@ -404,11 +403,8 @@ core::task<outcome> do_mpub(client& c, const command_line& cmd) {
 
   broker::topic* t = co_await c.broker().get_topic(topic);
   for (broker::message_body& b : bodies) t->publish(std::move(b));
-  outcome failed = co_await commit_published(c, "E_MPUB_FAILED", "MPUB");
-  if (failed) co_return failed;
-  c.published(topic, bodies.size());
-  c.respond("OK");
-  co_return std::nullopt;
+  outcome answer = co_await finish_publish(c, topic, bodies.size(), "E_MPUB_FAILED", "MPUB");
+  co_return answer;
 }
 
 core::task<outcome> exec(client& c, const command_line& cmd) {

@@ -168,6 +168,32 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+std::optional<std::string> shared_dir() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("NSQ_SHARED"); env && *env) return std::string(env);
+  std::vector<fs::path> starts;
+  std::error_code ec;
+  auto self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) starts.push_back(self.parent_path());
+  starts.push_back(fs::current_path(ec));
+  for (fs::path p : starts) {
+    for (; !p.empty(); p = p.parent_path()) {
+      if (fs::exists(p / "shared" / "fixtures" / "upstream-data" / "expected.json", ec)) return (p / "shared").string();
+      if (p == p.parent_path()) break;
+    }
+  }
+  return std::nullopt;
+}
+
+data_dir::data_dir(const std::string& prefix) : temp_dir(prefix) {
+  _fd = ::open(path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (_fd < 0) throw std::runtime_error("cannot open " + path());
+}
+
+data_dir::~data_dir() { ::close(_fd); }
+
+bool data_dir::exists(const std::string& name) const { return ::access(file(name).c_str(), F_OK) == 0; }
+
 // ---- child_process -------------------------------------------------------------------------
 
 child_process::child_process(const std::vector<std::string>& argv, const std::string& output_path,

@@ -81,6 +81,26 @@ void write_file(const std::string& path, const std::string& text);
 // The whole file; empty if it cannot be read.
 std::string read_file(const std::string& path);
 
+// ../shared (or $NSQ_SHARED): looked for beside every ancestor of the test binary and of the
+// working directory; nullopt when there is none (its fixtures are then missing).
+std::optional<std::string> shared_dir();
+
+// A temp_dir with a directory fd open on it, for code that works relative to a dirfd (disk
+// queues, nsqd.dat), and shorthand for the files in it.
+class data_dir : public temp_dir {
+ public:
+  explicit data_dir(const std::string& prefix = "nsqd-data");
+  ~data_dir();
+
+  int fd() const { return _fd; }
+  std::string read(const std::string& name) const { return read_file(file(name)); }
+  void write(const std::string& name, const std::string& bytes) const { write_file(file(name), bytes); }
+  bool exists(const std::string& name) const;
+
+ private:
+  int _fd = -1;
+};
+
 // What a process that ran to its end left behind.
 struct exit_result {
   int code = 0;        // exit status, or -signal
