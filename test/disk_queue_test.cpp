@@ -287,19 +287,56 @@ CORO_TEST_CASE(sync_every_writes_meta) {
   (void)co_await q.open();
   (void)q.put(make(1, "a"));
   (void)co_await q.flush();
+  BOOST_TEST(!q.claim_sync());
   BOOST_TEST(!dir.exists("y.diskqueue.meta.dat"));
   BOOST_TEST(q.dirty());
   (void)q.put(make(2, "b"));
   (void)co_await q.flush();
+  BOOST_TEST(!dir.exists("y.diskqueue.meta.dat"));  // due, not done: the owner runs it
+  BOOST_TEST(q.claim_sync());
+  BOOST_TEST(!q.claim_sync());  // claimed once
+  int rc = co_await q.sync();
+  BOOST_TEST(rc == 0);
   BOOST_TEST(dir.read("y.diskqueue.meta.dat") == "2\n0,0\n0,62\n");
   BOOST_TEST(!q.dirty());
-  // Reads count too: the second one syncs.
+  // Reads count too: the second one makes a sync due.
   std::vector<message> got = co_await q.read(1, 1 << 20);
   BOOST_TEST(q.dirty());
-  BOOST_TEST(dir.read("y.diskqueue.meta.dat") == "2\n0,0\n0,62\n");
+  BOOST_TEST(!q.claim_sync());
   got = co_await q.read(1, 1 << 20);
+  BOOST_TEST(q.claim_sync());
+  rc = co_await q.sync();
+  BOOST_TEST(rc == 0);
   BOOST_TEST(!q.dirty());
   BOOST_TEST(dir.read("y.diskqueue.meta.dat") == "0\n0,62\n0,62\n");
+}
+
+// A sync runs beside flushes and reads: it writes the positions of the moment it started,
+// and the records flushed meanwhile are on disk (and readable) without waiting for it.
+CORO_TEST_CASE(sync_runs_beside_flushes) {
+  test::data_dir dir;
+  disk_queue_limits l = small();
+  l.sync_every = 1;
+  auto q = std::make_shared<disk_queue>(dir.fd(), "z.diskqueue", l, quiet);
+  (void)co_await q->open();
+  (void)q->put(make(1, "a"));
+  (void)co_await q->flush();
+  BOOST_TEST_REQUIRE(q->claim_sync());
+  core::task_group group{co_await core::this_context()};
+  group.spawn([](std::shared_ptr<disk_queue> q) -> core::task<void> { (void)co_await q->sync(); }(q));
+  (void)q->put(make(2, "b"));
+  int rc = co_await q->flush();
+  BOOST_TEST(rc == 0);
+  co_await group.join();
+  std::string meta = dir.read("z.diskqueue.meta.dat");
+  BOOST_TEST((meta == "1\n0,0\n0,31\n" || meta == "2\n0,0\n0,62\n"));
+  BOOST_TEST(q->claim_sync() == (meta == "1\n0,0\n0,31\n"));
+  rc = co_await q->sync();
+  BOOST_TEST(dir.read("z.diskqueue.meta.dat") == "2\n0,0\n0,62\n");
+  std::vector<message> got = co_await q->read(10, 1 << 20);
+  BOOST_REQUIRE_EQUAL(got.size(), 2u);
+  BOOST_TEST(got[1].body.view() == "b");
+  (void)co_await q->close();
 }
 
 // A write that fails (a full filesystem, for real) drops what it carried, keeps what is

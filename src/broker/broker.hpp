@@ -352,6 +352,8 @@ class broker_shard {
   std::int64_t memory_limit() const noexcept;
   // Background disk work of parts (in run()'s group; done inline when it is not running).
   void empty_disk_later(std::shared_ptr<disk_queue> q);
+  // Starts the queue's sync in the background when one is due (disk_queue::claim_sync).
+  void sync_disk_later(const std::shared_ptr<disk_queue>& q);
   core::task<void> remove_disk(std::shared_ptr<disk_queue> q);
   void note_unflushed(const std::shared_ptr<disk_queue>& q);
   // Writes every disk record put so far on this shard (fsynced with --durable-publish). 0,

@@ -26,6 +26,10 @@ core::task<void> unlink_quietly(int dirfd, std::string name) {
   (void)co_await core::unlinkat(dirfd, name.c_str());
 }
 
+core::task<void> sync_quietly(std::shared_ptr<disk_queue> q) {
+  (void)co_await q->sync();  // the queue logs a failure and tries again at the next
+}
+
 // File prefix of a queue's part on a shard: upstream's "<queue>.diskqueue" on shard 0,
 // "<queue>.diskqueue.s<N>" (which upstream never opens) on shard N.
 constexpr std::string_view shard_marker = ".diskqueue.s";
@@ -147,6 +151,10 @@ core::task<void> broker_shard::remove_disk(std::shared_ptr<disk_queue> q) {
   co_await forget_disk(this, std::move(q), true);
 }
 
+void broker_shard::sync_disk_later(const std::shared_ptr<disk_queue>& q) {
+  if (_group && q->claim_sync()) _group->spawn(sync_quietly(q));
+}
+
 void channel::start_disk_read() {
   broker_shard& shard = _topic.shard();
   if (_disk_reading || !_disk || !shard._group) return;
@@ -164,6 +172,7 @@ core::task<void> broker_shard::read_disk_batch(broker_shard* b, std::string topi
                                                std::shared_ptr<disk_queue> q, std::size_t max_records) {
   if (q->pending() > 0) (void)co_await b->commit();  // records put but not yet written
   std::vector<message> batch = co_await q->read(max_records, disk_read_bytes);
+  b->sync_disk_later(q);
   topic* t = b->find_topic(topic_name);
   channel* c = t ? t->find_channel(name) : nullptr;
   if (!c || c->_disk != q) co_return;  // deleted meanwhile: its messages went with it
@@ -188,6 +197,7 @@ core::task<void> broker_shard::drain_topic_disk(broker_shard* b, std::string top
     }
     if (q->pending() > 0) (void)co_await b->commit();
     std::vector<message> batch = co_await q->read(256, disk_read_bytes);
+    b->sync_disk_later(q);
     t = b->find_topic(topic_name);
     if (!t || t->_disk != q) co_return;
     more = !batch.empty();
@@ -223,6 +233,7 @@ core::task<int> broker_shard::commit() {
   for (auto& q : queues) {
     int rc = co_await q->flush();
     if (rc < 0 && err == 0) err = rc;
+    sync_disk_later(q);
   }
   _commit_done = batch + 1;
   if (err < 0) {

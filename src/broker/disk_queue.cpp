@@ -103,6 +103,50 @@ struct segment_reader {
   }
 };
 
+// One holder at a time, the others wait in FIFO order (all on one shard).
+struct fifo_lock {
+  bool busy = false;
+  core::reactor* shard = nullptr;
+  std::deque<std::coroutine_handle<>> waiters;
+
+  struct acquire {
+    fifo_lock& l;
+    bool await_ready() noexcept {
+      if (l.busy) return false;
+      l.busy = true;
+      return true;
+    }
+    template <core::has_context P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
+      l.shard = h.promise().shard;
+      l.waiters.push_back(h);
+    }
+    void await_resume() noexcept {}
+  };
+  void release() noexcept {
+    if (waiters.empty()) {
+      busy = false;
+      return;
+    }
+    std::coroutine_handle<> next = waiters.front();  // the lock passes on: busy stays set
+    waiters.pop_front();
+    shard->schedule(next);
+  }
+  struct guard {
+    fifo_lock& l;
+    ~guard() { l.release(); }
+  };
+};
+
+// Runs `op` holding `l`.
+template <class T>
+core::task<T> holding(fifo_lock& l, core::task<T> op) {
+  co_await fifo_lock::acquire{l};
+  fifo_lock::guard g{l};
+  T result = co_await std::move(op);
+  co_return result;
+}
+
 }  // namespace
 
 struct disk_queue::impl {
@@ -148,46 +192,12 @@ struct disk_queue::impl {
   bool need_sync = false;
   bool removed = false;  // remove(): the meta file is never written again
 
-  // ---- serialisation: one file operation at a time, FIFO ----
-  bool busy = false;
-  core::reactor* shard = nullptr;
-  std::deque<std::coroutine_handle<>> waiters;
-
-  struct lock_awaiter {
-    impl& q;
-    bool await_ready() noexcept {
-      if (q.busy) return false;
-      q.busy = true;
-      return true;
-    }
-    template <core::has_context P>
-    void await_suspend(std::coroutine_handle<P> h) noexcept {
-      q.shard = h.promise().shard;
-      q.waiters.push_back(h);
-    }
-    void await_resume() noexcept {}
-  };
-  void unlock() noexcept {
-    if (waiters.empty()) {
-      busy = false;
-      return;
-    }
-    std::coroutine_handle<> next = waiters.front();  // the lock passes on: busy stays set
-    waiters.pop_front();
-    shard->schedule(next);
-  }
-  struct unlock_guard {
-    impl& q;
-    ~unlock_guard() { q.unlock(); }
-  };
-  // Runs `op` once every operation started before it has finished.
-  template <class T>
-  core::task<T> serialised(core::task<T> op) {
-    co_await lock_awaiter{*this};
-    unlock_guard guard{*this};
-    T result = co_await std::move(op);
-    co_return result;
-  }
+  // File operations run one at a time, FIFO (`files`). Syncs (fsync of the write segment +
+  // the meta file) take `syncing` instead, so a periodic sync does not hold up writes and
+  // reads; whatever closes the write segment or touches the meta file takes `syncing` too.
+  fifo_lock files;
+  fifo_lock syncing;
+  bool sync_claimed = false;  // claim_sync() said yes; the sync has not started yet
 
   std::string segment(std::int64_t n) const {
     char num[32];
@@ -245,6 +255,8 @@ struct disk_queue::impl {
     co_return 0;
   }
   core::task<int> close_write_fd(bool sync) {
+    co_await fifo_lock::acquire{syncing};  // not while a sync uses the descriptor
+    fifo_lock::guard g{syncing};
     if (write_fd < 0) co_return 0;
     int rc = 0;
     if (sync) rc = co_await core::fsync(write_fd);
@@ -260,24 +272,31 @@ struct disk_queue::impl {
       log.error("DISKQUEUE(", name, ") failed to truncate ", segment(written.file), " - ", go::errno_text(errno));
   }
 
-  core::task<int> write_meta() {
+  std::string meta_text() const {
     char text[128];
     int n = std::snprintf(text, sizeof text, "%" PRId64 "\n%" PRId64 ",%" PRId64 "\n%" PRId64 ",%" PRId64 "\n",
                           disk_depth, read.file, read.pos, written.file, written.pos);
-    int rc = co_await core::write_file_atomically(dirfd, meta_name(), std::string_view(text, std::size_t(n)), 0600);
-    co_return rc;
+    return std::string(text, std::size_t(n));
   }
-  // fsync of the write segment + the meta file (unless removed).
-  core::task<int> sync_locked() {
-    int rc = 0;
-    if (write_fd >= 0) rc = co_await core::fsync(write_fd);
-    if (rc == 0 && !removed) rc = co_await write_meta();
-    if (rc < 0) {
-      log.error("DISKQUEUE(", name, ") failed to sync - ", go::errno_text(rc));
-      co_return rc;
-    }
+  // fsync of the write segment, then the meta file (unless removed) with the positions of
+  // the moment the sync started: records written or read meanwhile wait for the next sync.
+  // Holds `syncing` only, so flushes and reads go on while the disk works.
+  core::task<int> sync_now() {
+    co_await fifo_lock::acquire{syncing};
+    fifo_lock::guard g{syncing};
+    sync_claimed = false;
+    const std::string meta = meta_text();
+    const int fd = write_fd;  // stays open: closing it takes `syncing`
     ops_since_sync = 0;
     need_sync = false;
+    int rc = 0;
+    if (fd >= 0) rc = co_await core::fsync(fd);
+    if (rc == 0 && !removed) rc = co_await core::write_file_atomically(dirfd, meta_name(), meta, 0600);
+    if (rc < 0) {
+      log.error("DISKQUEUE(", name, ") failed to sync - ", go::errno_text(rc));
+      need_sync = true;
+      co_return rc;
+    }
     co_return 0;
   }
   // Finishes the write segment (fsync, close) and moves writing to `file`, persisting the
@@ -287,7 +306,7 @@ struct disk_queue::impl {
     int rc = co_await close_write_fd(true);
     if (rc < 0) log.error("DISKQUEUE(", name, ") failed to sync - ", go::errno_text(rc));
     written = {file, 0};
-    int s = co_await sync_locked();
+    int s = co_await sync_now();
     if (rc == 0) rc = s;
     co_return rc;
   }
@@ -360,7 +379,7 @@ struct disk_queue::impl {
              ", skipping to new file (", tail, " more messages)");
     disk_depth += tail;
     written = {written.file + 1, 0};
-    (void)co_await sync_locked();  // a second crash must not reuse the new segment's number
+    (void)co_await sync_now();  // a second crash must not reuse the new segment's number
   }
   // Whole valid records in [from, to) of a segment (up to the first bad or cut one).
   core::task<std::int64_t> count_records(std::int64_t file, std::int64_t from, std::int64_t to) {
@@ -399,9 +418,9 @@ struct disk_queue::impl {
       wrote += c.count;
       batch.pop_front();
     }
-    if (wrote > 0 && (lim.sync_each_flush || ops_since_sync >= lim.sync_every)) {
-      int rc = co_await sync_locked();
-      if (rc < 0 && lim.sync_each_flush) co_return rc;  // group commit: not durable, say so
+    if (wrote > 0 && lim.sync_each_flush) {  // group commit: OK only once durable
+      int rc = co_await sync_now();
+      if (rc < 0) co_return rc;
     }
     co_return 0;
   }
@@ -462,7 +481,6 @@ struct disk_queue::impl {
     }
     check_tail();
     skip.erase(skip.begin(), skip.lower_bound(read));
-    if (need_sync || ops_since_sync >= lim.sync_every) (void)co_await sync_locked();
     co_return out;
   }
   // Prepares the read segment: 1 and `end` (its readable size), 0 when reading moved on to
@@ -593,6 +611,8 @@ struct disk_queue::impl {
       }
     }
     std::string meta = meta_name();
+    co_await fifo_lock::acquire{syncing};  // after a sync that is writing it
+    fifo_lock::guard g{syncing};
     int rc = co_await core::unlinkat(dirfd, meta.c_str());
     if (rc < 0 && rc != -ENOENT) {
       log.error("DISKQUEUE(", name, ") failed to remove metadata file - ", go::errno_text(rc));
@@ -605,7 +625,7 @@ struct disk_queue::impl {
     int rc = co_await flush_locked();
     int s = co_await close_write_fd(true);
     if (rc == 0) rc = s;
-    s = co_await sync_locked();  // the meta file (the segment is synced and closed)
+    s = co_await sync_now();  // the meta file (the segment is synced and closed)
     if (rc == 0) rc = s;
     co_await reader.close();
     co_return rc;
@@ -613,7 +633,7 @@ struct disk_queue::impl {
 
   core::task<int> sync_if_dirty() {
     int rc = 0;
-    if (ops_since_sync > 0 || need_sync) rc = co_await sync_locked();
+    if (ops_since_sync > 0 || need_sync) rc = co_await sync_now();
     co_return rc;
   }
 };
@@ -624,7 +644,7 @@ disk_queue::disk_queue(int dirfd, std::string prefix, disk_queue_limits limits, 
 disk_queue::~disk_queue() = default;
 
 core::task<int> disk_queue::open() {
-  int rc = co_await core::shielded(_impl->serialised(_impl->open_locked()));
+  int rc = co_await core::shielded(holding(_impl->files, _impl->open_locked()));
   co_return rc;
 }
 
@@ -633,7 +653,7 @@ std::optional<disk_position> disk_queue::put(const message& m) { return _impl->p
 std::int64_t disk_queue::pending() const noexcept { return _impl->pending_count; }
 
 core::task<int> disk_queue::flush() {
-  int rc = co_await core::shielded(_impl->serialised(_impl->flush_locked()));
+  int rc = co_await core::shielded(holding(_impl->files, _impl->flush_locked()));
   co_return rc;
 }
 
@@ -645,12 +665,12 @@ bool disk_queue::readable() const noexcept { return _impl->read < _impl->written
 
 core::task<std::vector<message>> disk_queue::read(std::size_t max_records, std::size_t max_bytes) {
   std::vector<message> out =
-      co_await core::shielded(_impl->serialised(_impl->read_locked(std::max<std::size_t>(1, max_records), max_bytes)));
+      co_await core::shielded(holding(_impl->files, _impl->read_locked(std::max<std::size_t>(1, max_records), max_bytes)));
   co_return out;
 }
 
 core::task<std::optional<message>> disk_queue::read_at(disk_position at) {
-  std::optional<message> m = co_await core::shielded(_impl->serialised(_impl->read_at_locked(at)));
+  std::optional<message> m = co_await core::shielded(holding(_impl->files, _impl->read_at_locked(at)));
   co_return m;
 }
 
@@ -661,25 +681,32 @@ void disk_queue::skip(disk_position at) {
 
 bool disk_queue::dirty() const noexcept { return _impl->ops_since_sync > 0 || _impl->need_sync; }
 
+bool disk_queue::claim_sync() noexcept {
+  impl& q = *_impl;
+  if (q.sync_claimed || !(q.need_sync || q.ops_since_sync >= q.lim.sync_every)) return false;
+  q.sync_claimed = true;
+  return true;
+}
+
 core::task<int> disk_queue::sync() {
-  int rc = co_await core::shielded(_impl->serialised(_impl->sync_if_dirty()));
+  int rc = co_await core::shielded(_impl->sync_if_dirty());
   co_return rc;
 }
 
 core::task<int> disk_queue::empty() {
   _impl->log.info("DISKQUEUE(", _impl->name, "): emptying");
-  int rc = co_await core::shielded(_impl->serialised(_impl->delete_files(true)));
+  int rc = co_await core::shielded(holding(_impl->files, _impl->delete_files(true)));
   co_return rc;
 }
 
 core::task<int> disk_queue::remove() {
   _impl->log.info("DISKQUEUE(", _impl->name, "): deleting");
-  int rc = co_await core::shielded(_impl->serialised(_impl->delete_files(false)));
+  int rc = co_await core::shielded(holding(_impl->files, _impl->delete_files(false)));
   co_return rc;
 }
 
 core::task<int> disk_queue::close() {
-  int rc = co_await core::shielded(_impl->serialised(_impl->close_locked()));
+  int rc = co_await core::shielded(holding(_impl->files, _impl->close_locked()));
   co_return rc;
 }
 

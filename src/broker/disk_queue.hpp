@@ -29,10 +29,12 @@
 // data because the meta file's write position or the next segment bounds it).
 //
 // Syncing (fsync of the write segment + meta file): counted per record read or written; at
-// `sync_every` the flush (or read) that reaches it syncs; sync() does it on demand (the owner
-// calls it every --sync-timeout when dirty()); also when a segment is finished, when a read
-// leaves a segment (which is then deleted), and on corruption handling. With
-// `sync_each_flush` every flush with records ends with an fsync (group commit).
+// `sync_every`, or when a read left a segment (then deleted) or skipped a corrupt one, a sync
+// is due: claim_sync() says so once and the owner runs sync(), in the background (the owner
+// also calls sync() every --sync-timeout when dirty()). A sync does not wait for flushes or
+// reads, nor they for it: it writes the positions of the moment it started. Finishing a
+// segment (rolling) and close() sync inline. With `sync_each_flush` every flush with records
+// ends with an fsync (group commit) before it returns.
 //
 // Reading sees only flushed records. read() consumes up to `max_records` / about `max_bytes`
 // records (at least one if any): the read position moves past them and depth falls by
@@ -48,7 +50,7 @@
 // counted into depth and writing continues in a new segment, so they are delivered.
 //
 // Concurrency: every method runs on the owning shard. Operations that touch files (flush,
-// read, sync, empty, remove, close, read_at) are serialised inside the queue: a call made
+// read, empty, remove, close, read_at; sync apart, see above) are serialised inside the queue: a call made
 // while another runs waits for it (so a flush made after a put always writes that put's
 // record, or returns the error that dropped it). The owner keeps the queue alive (e.g. with a
 // shared_ptr) until every call it made has returned.
@@ -124,6 +126,8 @@ class disk_queue {
 
   // Whether records were read or written since the last sync.
   bool dirty() const noexcept;
+  // Whether a sync is due and not claimed yet; true claims it (the caller then runs sync()).
+  bool claim_sync() noexcept;
   core::task<int> sync();
 
   // Empty: deletes every segment and the meta file (pending records dropped, skips
