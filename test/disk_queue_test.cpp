@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "broker/deferred_journal.hpp"
 #include "broker/disk_queue.hpp"
 #include "core/io.hpp"
 #include "core/task_group.hpp"
@@ -269,14 +270,33 @@ CORO_TEST_CASE(read_at_and_skip) {
   BOOST_TEST(m->body.view() == "deferred");
   std::optional<message> none = co_await q.read_at({0, 1});
   BOOST_TEST(!none.has_value());
-  q.skip(*at);
+  q.skip(*at, make(2, "deferred").id);
   BOOST_TEST(q.depth() == 2);
   std::vector<message> got = co_await q.read(10, 1 << 20);
   BOOST_TEST_REQUIRE(got.size() == 2u);
   BOOST_TEST(got[1].body.view() == "third");
   BOOST_TEST(q.skipped().empty());
-  q.skip({0, 0});  // before the read position: ignored
+  q.skip({0, 0}, m->id);  // before the read position: ignored
   BOOST_TEST(q.skipped().empty());
+}
+
+// A skip names the record by id too: another record found at that position (records moved
+// after a failed write) is delivered, not dropped.
+CORO_TEST_CASE(skip_of_another_record_delivers_it) {
+  test::data_dir dir;
+  disk_queue q(dir.fd(), "k.diskqueue", small(), quiet);
+  (void)co_await q.open();
+  auto first = q.put(make(1, "one"));
+  auto second = q.put(make(2, "two"));
+  q.skip(*first, make(7, "other").id);
+  q.skip(*second, make(2, "two").id);
+  BOOST_TEST(q.depth() == 0);
+  (void)co_await q.flush();
+  std::vector<message> got = co_await q.read(10, 1 << 20);
+  BOOST_TEST_REQUIRE(got.size() == 1u);
+  BOOST_TEST(got[0].body.view() == "one");
+  BOOST_TEST(q.skipped().empty());
+  BOOST_TEST(q.depth() == 0);
 }
 
 CORO_TEST_CASE(sync_every_writes_meta) {
@@ -576,4 +596,47 @@ CORO_TEST_CASE(missing_segment_is_skipped) {
   BOOST_TEST_REQUIRE(got.size() == 3u);
   BOOST_TEST(got[2].body.view() == std::string(20, 'e'));
   BOOST_TEST(q.depth() == 0);
+}
+
+// deferred_journal (--durable-publish's copies of deferred messages): a journal whose
+// messages were all released is emptied once the other can take new copies; copies still
+// held are handed to the part's queue by the next open (after a crash).
+CORO_TEST_CASE(deferred_journal_empties_released_copies_and_hands_over_held_ones) {
+  test::data_dir dir;
+  disk_queue_limits l = small();
+  l.sync_each_flush = true;
+  core::task_group group{co_await core::this_context()};
+  auto spawn = [&group](core::task<void> work) { group.spawn(std::move(work)); };
+  disk_queue part(dir.fd(), "j.diskqueue", l, quiet);
+  (void)co_await part.open();
+  auto journal = std::make_shared<deferred_journal>(dir.fd(), "j.diskqueue", l, quiet, spawn);
+  co_await journal->open(part);
+  auto a = journal->keep(make(1, "a"));
+  auto b = journal->keep(make(2, "b"));
+  BOOST_TEST_REQUIRE((a && b));
+  BOOST_TEST(a->first.journal == 0u);
+  (void)co_await a->second->flush();
+  BOOST_TEST(dir.exists("j.diskqueue.dpub0.000000.dat"));
+  journal->release(a->first);
+  journal->release(b->first);  // none held: new copies go to dpub1, dpub0 is emptied
+  auto c = journal->keep(make(3, "c"));
+  BOOST_TEST_REQUIRE(c.has_value());
+  BOOST_TEST(c->first.journal == 1u);
+  (void)co_await c->second->flush();
+  co_await group.join();
+  BOOST_TEST(!dir.exists("j.diskqueue.dpub0.000000.dat"));
+  BOOST_TEST(journal->held() == 1);
+
+  // "Crash": a new journal on the same files gives the held copy to the part's queue.
+  disk_queue after(dir.fd(), "k.diskqueue", l, quiet);
+  (void)co_await after.open();
+  auto reopened = std::make_shared<deferred_journal>(dir.fd(), "j.diskqueue", l, quiet, spawn);
+  co_await reopened->open(after);
+  std::vector<message> got = co_await after.read(10, 1 << 20);
+  BOOST_REQUIRE_EQUAL(got.size(), 1u);
+  BOOST_TEST(got[0].body.view() == "c");
+  BOOST_TEST(!dir.exists("j.diskqueue.dpub1.000000.dat"));
+  co_await reopened->remove();
+  (void)co_await after.close();
+  (void)co_await part.close();
 }

@@ -593,6 +593,7 @@ BOOST_AUTO_TEST_CASE(deferred_message_keeps_its_due_time_across_restart) {
   // deferred message waits at the topic).
   struct run {
     int cores = 0;
+    std::vector<std::string> flags;
     std::unique_ptr<nsqd_process> srv = std::make_unique<nsqd_process>();
     clock_type::time_point published{};
     std::optional<wire_client> with_channel, topic_only;
@@ -600,11 +601,15 @@ BOOST_AUTO_TEST_CASE(deferred_message_keeps_its_due_time_across_restart) {
   };
   std::vector<run> runs;
   for (int cores : {1, 4}) {
-    runs.emplace_back();
-    runs.back().cores = cores;
+    for (bool durable : {false, true}) {
+      runs.emplace_back();
+      runs.back().cores = cores;
+      runs.back().flags = {cores_arg(cores)};
+      if (durable) runs.back().flags.push_back("--durable-publish");
+    }
   }
   for (auto& r : runs) {
-    r.srv->start({cores_arg(r.cores)});
+    r.srv->start(r.flags);
     create_channel(*r.srv, "dq", "c");
   }
   for (auto& r : runs) {
@@ -615,21 +620,21 @@ BOOST_AUTO_TEST_CASE(deferred_message_keeps_its_due_time_across_restart) {
     c.send_command("DPUB dt 3000", "topic-due-in-3s");
     BOOST_TEST(c.read_frame() == ok_frame);
   }
-  for (auto& r : runs) BOOST_TEST(r.srv->stop(SIGTERM, 10s) == 0, "SIGTERM on " << r.cores << " shards");
+  for (auto& r : runs) BOOST_TEST(r.srv->stop(SIGTERM, 10s) == 0, "SIGTERM with " << joined(r.flags));
   for (auto& r : runs) {
-    r.srv->start({cores_arg(r.cores)});
+    r.srv->start(r.flags);
     r.with_channel.emplace(subscribe(*r.srv, "dq", "c", 10));
     r.topic_only.emplace(subscribe(*r.srv, "dt", "c", 10));
   }
   deadline d(8s);
   auto poll = [](std::optional<wire_client>& c, std::optional<clock_type::time_point>& got, const char* what,
-                 int cores, const std::string& body) {
+                 const std::string& cores, const std::string& body) {
     if (got) return;
     auto f = c->read_frame_within(10ms);
     if (!f) return;
     if (*f == heartbeat_frame) return;
     got = clock_type::now();
-    BOOST_TEST(f->type == frame_message, what << " on " << cores << " shards: " << *f);
+    BOOST_TEST(f->type == frame_message, what << " with " << cores << ": " << *f);
     if (f->type == frame_message) {
       message m = as_message(*f);
       BOOST_TEST(m.body == body);
@@ -640,8 +645,8 @@ BOOST_AUTO_TEST_CASE(deferred_message_keeps_its_due_time_across_restart) {
   for (;;) {
     bool all = true;
     for (auto& r : runs) {
-      poll(r.with_channel, r.got_with_channel, "channel's deferred", r.cores, "due-in-3s");
-      poll(r.topic_only, r.got_topic_only, "topic's deferred", r.cores, "topic-due-in-3s");
+      poll(r.with_channel, r.got_with_channel, "channel's deferred", joined(r.flags), "due-in-3s");
+      poll(r.topic_only, r.got_topic_only, "topic's deferred", joined(r.flags), "topic-due-in-3s");
       all = all && r.got_with_channel && r.got_topic_only;
     }
     if (all || d.passed()) break;
@@ -650,15 +655,78 @@ BOOST_AUTO_TEST_CASE(deferred_message_keeps_its_due_time_across_restart) {
   for (auto& r : runs) {
     for (auto [what, got] : {std::pair{"channel's deferred", &r.got_with_channel},
                              std::pair{"topic's deferred (no channel at publish)", &r.got_topic_only}}) {
-      BOOST_TEST(got->has_value(), what << " on " << r.cores << " shards: not delivered within 8 s of the restart");
+      BOOST_TEST(got->has_value(), what << " with " << joined(r.flags) << ": not delivered within 8 s of the restart");
       if (!got->has_value()) continue;
       double after = secs(**got - r.published);
-      BOOST_TEST_MESSAGE(what << " on " << r.cores << " shards delivered " << after << " s after DPUB 3000");
-      BOOST_TEST(after >= 2.8, what << " on " << r.cores << " shards delivered too early: " << after << " s");
-      BOOST_TEST(after <= 6.0, what << " on " << r.cores << " shards delivered too late: " << after << " s");
+      BOOST_TEST_MESSAGE(what << " with " << joined(r.flags) << " delivered " << after << " s after DPUB 3000");
+      BOOST_TEST(after >= 2.8, what << " with " << joined(r.flags) << " delivered too early: " << after << " s");
+      BOOST_TEST(after <= 6.0, what << " with " << joined(r.flags) << " delivered too late: " << after << " s");
     }
     BOOST_TEST(r.srv->stop(SIGTERM, 10s) == 0);
   }
+}
+
+// ---- 4b. --durable-publish: deferred messages wait in memory with a durable copy ----------
+
+// DPUB under --durable-publish on 4 shards: while running, each deferred message is delivered
+// once, at its time, and is not counted in depth; after a kill -9 every acknowledged DPUB
+// whose message had not come due is delivered; copies whose journal was emptied (all its
+// messages delivered) do not come back.
+namespace {
+void durable_dpub_kill(const std::vector<std::string>& restart_flags) {
+  BOOST_TEST_MESSAGE("--durable-publish --cores=4, kill -9, restart with " << joined(restart_flags));
+  const std::vector<std::string> flags = {"--durable-publish", "--cores=4"};
+  nsqd_process nsqd;
+  nsqd.start(flags);
+  create_channel(nsqd, "dd", "c");
+  create_channel(nsqd, "ds", "c");
+  constexpr int connections = 4, per_connection = 40;
+  std::vector<wire_client> pubs;
+  for (int conn = 0; conn < connections; ++conn) pubs.push_back(connect(nsqd));  // on different shards
+  auto dpub_all = [&](const std::string& topic, const std::string& ms, const std::string& kind) {
+    std::set<std::string> bodies;
+    for (int conn = 0; conn < connections; ++conn)
+      for (int i = 0; i < per_connection; ++i) {
+        std::string body = kind + "-" + std::to_string(conn) + "-" + std::to_string(i);
+        pubs[std::size_t(conn)].send_command("DPUB " + topic + " " + ms, body);
+        BOOST_REQUIRE(pubs[std::size_t(conn)].read_frame() == ok_frame);
+        bodies.insert(body);
+      }
+    return bodies;
+  };
+  std::set<std::string> longs = dpub_all("dd", "600000", "long");
+  json::object st = channel_stats(nsqd, "dd", "c");
+  BOOST_TEST(stat_number(st, "depth") == 0, "durable copies counted in depth: " << json::serialize(st));
+  BOOST_TEST(stat_number(st, "deferred_count") == std::int64_t(longs.size()));
+  std::set<std::string> shorts = dpub_all("ds", "300", "short");
+
+  // The short ones come once each; none of the long ones.
+  wire_client sub_short = subscribe(nsqd, "ds", "c", 1000);
+  wire_client sub_long = subscribe(nsqd, "dd", "c", 1000);
+  std::multiset<std::string> got = bodies_of(receive(sub_short, shorts.size(), 2s, 10s));
+  for (const auto& b : shorts) BOOST_TEST(got.count(b) == 1u, b << " delivered " << got.count(b) << " times");
+  BOOST_TEST(receive(sub_long, 0, 300ms, 5s).empty(), "a long-deferred message came early");
+  std::this_thread::sleep_for(500ms);  // the short ones' journals are emptied meanwhile
+
+  BOOST_TEST(nsqd.kill() == -SIGKILL);
+  wait_ports_released(nsqd);
+  nsqd.start(restart_flags);
+  std::multiset<std::string> after = bodies_of(drain(nsqd, "dd", "c", 1500ms, 30s));
+  for (const auto& b : longs) BOOST_TEST(after.count(b) == 1u, b << " delivered " << after.count(b) << " times after the kill");
+  BOOST_TEST(after.size() == longs.size());
+  std::vector<message> again = drain(nsqd, "ds", "c", 1s, 10s);
+  BOOST_TEST(again.empty(), again.size() << " short ones delivered again after the kill");
+  BOOST_TEST(nsqd.stop(SIGTERM, 10s) == 0);
+  // A clean stop leaves upstream's layout: no journal files.
+  for (const std::string& name : list_dir(nsqd.data_path()))
+    BOOST_TEST(name.find(".dpub") == std::string::npos, "left after SIGTERM: " << name);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(durable_dpub_survives_sigkill) {
+  durable_dpub_kill({"--durable-publish", "--cores=4"});
+  durable_dpub_kill({"--durable-publish", "--cores=1"});  // shards 1-3's journals taken in by shard 0
+  durable_dpub_kill({"--cores=4"});                       // no journals opened: taken in at the start
 }
 
 // ---- 5. corrupt and truncated segments ------------------------------------------------------

@@ -79,7 +79,12 @@ void channel::set_paused(bool paused) {
   if (!paused) pump();
 }
 
+void channel::release_journal(const std::optional<deferred_journal::ref>& r) {
+  if (r && _journal) _journal->release(*r);
+}
+
 void channel::clear_memory() {
+  for (auto& [id, d] : _deferred) release_journal(d.journal);
   _queue.clear();
   _declined.clear();
   _in_flight.clear();
@@ -150,10 +155,14 @@ void channel::put(message m) {
   if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
 }
 
-void channel::put_deferred(message m, std::int64_t due_ns, std::optional<disk_position> on_disk) {
+void channel::put_deferred(message m, std::int64_t due_ns, std::optional<disk_position> on_disk,
+                           std::optional<deferred_journal::ref> journal) {
   message_id id = m.id;
-  auto [it, fresh] = _deferred.try_emplace(id, deferred_entry{std::move(m), {}, on_disk});
-  if (!fresh) return;  // the same message deferred twice: keep the first
+  auto [it, fresh] = _deferred.try_emplace(id, deferred_entry{std::move(m), {}, on_disk, journal});
+  if (!fresh) {  // the same message deferred twice: keep the first
+    release_journal(journal);
+    return;
+  }
   _deferred_pq.push(&it->second, due_ns);
 }
 
@@ -323,6 +332,7 @@ bool channel::process_due(std::int64_t now_ns) {
   while (deferred_entry* d = _deferred_pq.pop_due(now_ns)) {
     dirty = true;
     message m = std::move(d->msg);
+    release_journal(d->journal);
     _deferred.erase(m.id);
     _queue.push_back(std::move(m));
   }
@@ -379,7 +389,8 @@ void topic::publish_deferred(message_body body, std::chrono::nanoseconds delay) 
   message m = make_message(std::move(body));
   std::int64_t due = unix_now_ns() + delay.count();
   if (_channels.empty() || _paused) {
-    _backlog.push_back({std::move(m), due});  // keeps its due time while it waits
+    std::optional<deferred_journal::ref> copy = _shard.keep_in_journal(_journal.get(), m);
+    _backlog.push_back({std::move(m), due, copy});  // keeps its due time while it waits
     return;
   }
   for (auto& [name, ch] : _channels) hand_over(*ch, m, due);
@@ -388,7 +399,8 @@ void topic::publish_deferred(message_body body, std::chrono::nanoseconds delay) 
 void topic::hand_over(channel& ch, message m, std::int64_t due) {
   if (due > unix_now_ns()) {
     ++ch._message_count;
-    ch.put_deferred(std::move(m), due);
+    std::optional<deferred_journal::ref> copy = ch._topic._shard.keep_in_journal(ch._journal.get(), m);
+    ch.put_deferred(std::move(m), due, std::nullopt, copy);
   } else {
     ch.put(std::move(m));
   }
@@ -430,9 +442,17 @@ void topic::release_backlog() {
   if (_paused || _channels.empty()) return;
   std::deque<waiting> held;
   held.swap(_backlog);
-  for (waiting& w : held)
+  for (waiting& w : held) {
     for (auto& [name, ch] : _channels) hand_over(*ch, w.msg, w.due);
+    if (w.journal && _journal) _journal->release(*w.journal);
+  }
   if (_disk && _disk->depth() > 0) start_disk_drain();
+}
+
+void topic::clear_backlog() {
+  for (waiting& w : _backlog)
+    if (w.journal && _journal) _journal->release(*w.journal);
+  _backlog.clear();
 }
 
 void topic::set_paused(bool paused) {
@@ -564,6 +584,7 @@ core::task<bool> broker_shard::apply_admin(std::string topic_name, std::optional
   }
   // Files of removed parts go once the parts are gone (a reader may still hold a queue).
   std::vector<std::shared_ptr<disk_queue>> removed;
+  std::vector<std::shared_ptr<deferred_journal>> removed_journals;
   if (channel_name) {
     channel* c = t->find_channel(*channel_name);
     if (!c) co_return false;
@@ -573,6 +594,7 @@ core::task<bool> broker_shard::apply_admin(std::string topic_name, std::optional
       case admin::empty: c->empty(); break;
       case admin::remove:
         if (c->_disk) removed.push_back(c->_disk);
+        if (c->_journal) removed_journals.push_back(c->_journal);
         t->drop_channel(*channel_name);
         // An #ephemeral topic goes away with its last channel.
         if (t->ephemeral() && t->_channels.empty()) _topics.erase(topic_name);
@@ -583,7 +605,7 @@ core::task<bool> broker_shard::apply_admin(std::string topic_name, std::optional
       case admin::pause: t->set_paused(true); break;
       case admin::unpause: t->set_paused(false); break;
       case admin::empty:
-        t->_backlog.clear();
+        t->clear_backlog();
         if (t->_disk) empty_disk_later(t->_disk);
         break;
       case admin::remove: {
@@ -591,8 +613,10 @@ core::task<bool> broker_shard::apply_admin(std::string topic_name, std::optional
         for (auto& [name, c] : t->_channels) {
           names.push_back(name);
           if (c->_disk) removed.push_back(c->_disk);
+          if (c->_journal) removed_journals.push_back(c->_journal);
         }
         if (t->_disk) removed.push_back(t->_disk);
+        if (t->_journal) removed_journals.push_back(t->_journal);
         for (auto& name : names) t->drop_channel(name);
         _topics.erase(topic_name);
         break;
@@ -600,6 +624,7 @@ core::task<bool> broker_shard::apply_admin(std::string topic_name, std::optional
     }
   }
   for (auto& q : removed) co_await remove_disk(q);
+  for (auto& j : removed_journals) co_await j->remove();
   co_return true;
 }
 

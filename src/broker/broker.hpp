@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "broker/consumer.hpp"
+#include "broker/deferred_journal.hpp"
 #include "broker/disk_queue.hpp"
 #include "broker/health.hpp"
 #include "broker/metadata.hpp"
@@ -112,8 +113,10 @@ class channel {
   // the disk queue (its OK waits for broker_shard::commit).
   void put(message m);
   // `on_disk`: where the message's record already is in this part's disk queue (loaded from
-  // the deferred sidecar; the queue skips that record).
-  void put_deferred(message m, std::int64_t due_ns, std::optional<disk_position> on_disk = {});
+  // the deferred sidecar; the queue skips that record). `journal`: its durable copy
+  // (--durable-publish), released when the message leaves the deferred set.
+  void put_deferred(message m, std::int64_t due_ns, std::optional<disk_position> on_disk = {},
+                    std::optional<deferred_journal::ref> journal = {});
   disk_queue* disk() const noexcept { return _disk.get(); }
   // Whether its disk queue is open (or it needs none).
   bool disk_ready() const noexcept;
@@ -138,7 +141,9 @@ class channel {
     message msg;
     pqueue_slot pq_slot;
     std::optional<disk_position> on_disk;
+    std::optional<deferred_journal::ref> journal;
   };
+  void release_journal(const std::optional<deferred_journal::ref>& r);
 
   void pump();
   void set_paused(bool paused);
@@ -174,6 +179,7 @@ class channel {
   bool _stealing = false;            // a steal from other shards is under way
   bool _paused = false;
   std::shared_ptr<disk_queue> _disk;  // null: memory only (#ephemeral, no data dir, opening)
+  std::shared_ptr<deferred_journal> _journal;  // --durable-publish: copies of _deferred
   bool _disk_reading = false;
   std::uint64_t _message_count = 0;
   std::uint64_t _requeue_count = 0;
@@ -243,9 +249,12 @@ class topic {
   struct waiting {
     message msg;
     std::int64_t due;
+    std::optional<deferred_journal::ref> journal = {};  // a DPUB's durable copy
   };
+  void clear_backlog();
   std::deque<waiting> _backlog;
   std::shared_ptr<disk_queue> _disk;  // overflow of _backlog past --mem-queue-size
+  std::shared_ptr<deferred_journal> _journal;  // --durable-publish: copies of deferred _backlog
   bool _draining = false;             // a task moves the disk backlog to the channels
   bool _paused = false;
   std::uint64_t _message_count = 0;
@@ -356,6 +365,12 @@ class broker_shard {
   void sync_disk_later(const std::shared_ptr<disk_queue>& q);
   core::task<void> remove_disk(std::shared_ptr<disk_queue> q);
   void note_unflushed(const std::shared_ptr<disk_queue>& q);
+  // With --durable-publish: the durable copy of a deferred message in `j` (null: none), to be
+  // committed with the publish.
+  std::optional<deferred_journal::ref> keep_in_journal(deferred_journal* j, const message& m);
+  std::shared_ptr<deferred_journal> part_journal(const part_key& key) const;
+  // The topic of `key` and, for a channel's key, the channel (each null when missing).
+  std::pair<topic*, channel*> find_part(const part_key& key) const;
   // Writes every disk record put so far on this shard (fsynced with --durable-publish). 0,
   // or the -errno of the write that carried this caller's records (then dropped: the
   // publish failed). Group commit: callers arriving during a write share the next one.
@@ -388,6 +403,8 @@ class broker_shard {
   // Closes every disk queue of this shard; on shards > 0 an empty queue is removed instead.
   // Returns the prefixes of the queues left with records.
   core::task<std::vector<std::string>> close_disks();
+  // Deletes the files of every part's deferred journal (after the stop flush wrote them).
+  core::task<void> remove_journals();
 
   // Used by parts: this shard's random source (sampling), and cross-shard feeding: start a
   // steal for a starving local channel part, tell a starving shard that a part here has work.

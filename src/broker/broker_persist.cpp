@@ -39,16 +39,49 @@ std::string file_prefix(const std::string& queue, unsigned shard) {
   return p;
 }
 
-// The prefix of an other-shard queue file ("<queue>.diskqueue.s<N>.meta.dat" or
-// ".s<N>.<6 digits>.dat"), or nullopt.
-std::optional<std::string> shard_file_prefix(std::string_view file) {
-  size_t at = file.find(shard_marker);
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A file of some queue other than shard 0's own: shard N's queue "<queue>.diskqueue.s<N>" or
+// a deferred journal "<queue>.diskqueue[.s<N>].dpub<J>", followed by ".meta.dat" or
+// ".<6 digits>.dat".
+struct part_file {
+  std::string prefix;
+  std::string queue;
+  unsigned shard = 0;
+  bool journal = false;
+};
+std::optional<part_file> part_file_of(std::string_view file) {
+  std::string_view stem;
+  if (file.ends_with(".meta.dat"))
+    stem = file.substr(0, file.size() - 9);
+  else if (file.size() > 11 && file.ends_with(".dat") && file[file.size() - 11] == '.' &&
+           all_digits(file.substr(file.size() - 10, 6)))
+    stem = file.substr(0, file.size() - 11);
+  else
+    return std::nullopt;
+  part_file out;
+  out.prefix = std::string(stem);
+  constexpr std::string_view journal_marker = ".dpub";
+  size_t j = stem.rfind(journal_marker);
+  if (j != std::string_view::npos && all_digits(stem.substr(j + journal_marker.size()))) {
+    out.journal = true;
+    stem = stem.substr(0, j);
+  }
+  constexpr std::string_view own = ".diskqueue";
+  if (stem.ends_with(own)) {
+    if (!out.journal) return std::nullopt;  // shard 0's own queue
+    out.queue = std::string(stem.substr(0, stem.size() - own.size()));
+    return out;
+  }
+  size_t at = stem.rfind(shard_marker);
   if (at == std::string_view::npos) return std::nullopt;
-  size_t end = file.find('.', at + shard_marker.size());
-  if (end == std::string_view::npos || end == at + shard_marker.size()) return std::nullopt;
-  std::string_view tail = file.substr(end);
-  if (tail != ".meta.dat" && !(tail.size() == 11 && tail.ends_with(".dat"))) return std::nullopt;
-  return std::string(file.substr(0, end));
+  std::string_view number = stem.substr(at + shard_marker.size());
+  if (!all_digits(number) || number.size() > 4) return std::nullopt;
+  out.shard = unsigned(std::stoul(std::string(number)));
+  out.queue = std::string(stem.substr(0, at));
+  return out;
 }
 }  // namespace
 
@@ -67,12 +100,23 @@ std::vector<broker_shard::part_key> broker_shard::part_keys() const {
   return out;
 }
 
-std::shared_ptr<disk_queue> broker_shard::part_disk(const part_key& key) const {
+std::pair<topic*, channel*> broker_shard::find_part(const part_key& key) const {
   auto it = _topics.find(key.topic_name);
-  if (it == _topics.end()) return nullptr;
-  if (!key.channel_name) return it->second->_disk;
-  channel* c = it->second->find_channel(*key.channel_name);
-  return c ? c->_disk : nullptr;
+  if (it == _topics.end()) return {nullptr, nullptr};
+  topic* t = it->second.get();
+  return {t, key.channel_name ? t->find_channel(*key.channel_name) : nullptr};
+}
+
+std::shared_ptr<disk_queue> broker_shard::part_disk(const part_key& key) const {
+  auto [t, c] = find_part(key);
+  if (key.channel_name) return c ? c->_disk : nullptr;
+  return t ? t->_disk : nullptr;
+}
+
+std::shared_ptr<deferred_journal> broker_shard::part_journal(const part_key& key) const {
+  auto [t, c] = find_part(key);
+  if (key.channel_name) return c ? c->_journal : nullptr;
+  return t ? t->_journal : nullptr;
 }
 
 std::vector<std::shared_ptr<disk_queue>> broker_shard::disks() const {
@@ -108,20 +152,30 @@ core::task<void> broker_shard::create_part(std::string topic_name, std::optional
 
 core::task<void> broker_shard::open_part_disk(broker_shard* b, std::string topic_name,
                                               std::optional<std::string> channel_name) {
-  auto q = std::make_shared<disk_queue>(b->_data_dir, b->queue_prefix(topic_name, channel_name ? &*channel_name : nullptr),
-                                        b->disk_limits(), b->_log);
+  const std::string prefix = b->queue_prefix(topic_name, channel_name ? &*channel_name : nullptr);
+  auto q = std::make_shared<disk_queue>(b->_data_dir, prefix, b->disk_limits(), b->_log);
   int rc = co_await q->open();
   (void)rc;  // the queue logged it and starts empty
+  std::shared_ptr<deferred_journal> journal;
+  if (b->_opts.durable_publish) {
+    journal = std::make_shared<deferred_journal>(b->_data_dir, prefix, b->disk_limits(), b->_log,
+                                                 [b](core::task<void> work) {
+                                                   if (b->_group) b->_group->spawn(std::move(work));
+                                                 });
+    co_await journal->open(*q);
+  }
   topic* t = b->find_topic(topic_name);
   if (!t) co_return;
   if (channel_name) {
     channel* c = t->find_channel(*channel_name);
     if (!c || c->_disk) co_return;
     c->_disk = std::move(q);
+    c->_journal = std::move(journal);
     c->pump();
   } else {
     if (t->_disk) co_return;
     t->_disk = std::move(q);
+    t->_journal = std::move(journal);
     t->release_backlog();
   }
 }
@@ -210,6 +264,14 @@ core::task<void> broker_shard::drain_topic_disk(broker_shard* b, std::string top
 
 void broker_shard::note_unflushed(const std::shared_ptr<disk_queue>& q) {
   if (std::find(_unflushed.begin(), _unflushed.end(), q) == _unflushed.end()) _unflushed.push_back(q);
+}
+
+std::optional<deferred_journal::ref> broker_shard::keep_in_journal(deferred_journal* j, const message& m) {
+  if (!j) return std::nullopt;
+  auto kept = j->keep(m);
+  if (!kept) return std::nullopt;
+  note_unflushed(kept->second);
+  return kept->first;
 }
 
 core::task<int> broker_shard::commit() {
@@ -352,12 +414,12 @@ core::task<void> broker_shard::load_sidecar(part_key key) {
   if (rc < 0) co_return;  // none (or unreadable: the records are delivered at once, as upstream)
   for (const deferred_record& r : parse_deferred(text)) {
     if (r.due_ns < 0) {  // a record already delivered from memory: never again
-      q->skip(r.at);
+      q->skip(r.at, r.id);
       continue;
     }
     std::optional<message> m = co_await q->read_at(r.at);
     if (!m || m->id != r.id) continue;
-    q->skip(r.at);
+    q->skip(r.at, r.id);
     topic* t = find_topic(key.topic_name);
     if (!t) co_return;
     if (key.channel_name) {
@@ -370,36 +432,20 @@ core::task<void> broker_shard::load_sidecar(part_key key) {
   }
 }
 
-namespace {
-
-// Moves every record of `src` to the end of `dst`, then deletes src's files.
-core::task<void> merge_queue(disk_queue& src, disk_queue& dst, const core::logger& log) {
-  for (;;) {
-    std::vector<message> batch = co_await src.read(1024, disk_read_bytes);
-    if (batch.empty()) break;
-    for (message& m : batch) (void)dst.put(m);
-    int rc = co_await dst.flush();
-    if (rc < 0) {
-      log.error("DISKQUEUE(", dst.prefix(), "): failed to take in ", src.prefix(), " - ", go::errno_text(rc));
-      (void)co_await src.close();
-      co_return;
-    }
-  }
-  (void)co_await src.remove();
-}
-
-}  // namespace
 
 core::task<void> broker_shard::take_in_leftovers(std::string data_path) {
-  // Queue files of shards other than 0 remain only after a crash (a clean stop merges them).
-  std::set<std::string> prefixes;
+  // Queue files of shards other than 0, and deferred journals, remain only after a crash (a
+  // clean stop merges them). A journal of a shard that runs now is taken in by its own part
+  // when it opens (shard 0's parts already did).
+  std::map<std::string, std::string> prefixes;  // prefix -> queue
   if (DIR* d = ::opendir(data_path.empty() ? "." : data_path.c_str())) {
-    while (dirent* e = ::readdir(d))
-      if (std::optional<std::string> prefix = shard_file_prefix(e->d_name)) prefixes.insert(std::move(*prefix));
+    while (dirent* e = ::readdir(d)) {
+      std::optional<part_file> f = part_file_of(e->d_name);
+      if (f && (!f->journal || !_opts.durable_publish || f->shard >= shard_count())) prefixes[f->prefix] = f->queue;
+    }
     ::closedir(d);
   }
-  for (const std::string& prefix : prefixes) {
-    std::string queue = prefix.substr(0, prefix.find(shard_marker));
+  for (const auto& [prefix, queue] : prefixes) {
     size_t colon = queue.find(':');
     part_key key{queue.substr(0, colon), std::nullopt};
     if (colon != std::string::npos) key.channel_name = queue.substr(colon + 1);
@@ -504,8 +550,8 @@ core::task<void> broker_shard::flush_all() {
       }
     }
     // Records delivered from memory whose copies remain on disk: never deliver them again.
-    for (const disk_position& at : q->skipped())
-      if (!kept.count(at)) sidecar.push_back({at, message_id{}, -1});
+    for (const auto& [at, id] : q->skipped())
+      if (!kept.count(at)) sidecar.push_back({at, id, -1});
     int rc = co_await q->flush();
     if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to write at exit - ", go::errno_text(rc));
     const std::string queue = queue_name(key.topic_name, key.channel_name ? &*key.channel_name : nullptr);
@@ -526,7 +572,17 @@ core::task<void> broker_shard::flush_all() {
       if (rc < 0) _log.error("failed to write ", side, " - ", go::errno_text(rc));
     }
   }
+  // The deferred messages are in shard 0's queues now: their journals go.
+  for (unsigned n = 0; n < shard_count(); ++n) {
+    broker_shard* peer = _peers[n];
+    co_await core::on_shard(n, [peer] { return peer->remove_journals(); });
+  }
   (void)co_await persist_metadata_now();
+}
+
+core::task<void> broker_shard::remove_journals() {
+  for (const part_key& key : part_keys())
+    if (std::shared_ptr<deferred_journal> j = part_journal(key)) co_await j->remove();
 }
 
 }  // namespace nsqd::broker

@@ -151,7 +151,7 @@ core::task<T> holding(fifo_lock& l, core::task<T> op) {
 
 struct disk_queue::impl {
   impl(int dirfd, std::string prefix, disk_queue_limits limits, const core::logger& log,
-       std::set<disk_position>& skip)
+       std::map<disk_position, message_id>& skip)
       : dirfd(dirfd), prefix(std::move(prefix)), name(queue_name(this->prefix)), lim(limits), log(log),
         skip(skip) {}
 
@@ -165,7 +165,7 @@ struct disk_queue::impl {
   const std::string name;
   const disk_queue_limits lim;
   const core::logger& log;
-  std::set<disk_position>& skip;
+  std::map<disk_position, message_id>& skip;
 
   // Positions. Invariant: read <= written <= logical.
   disk_position read;     // next record to read
@@ -473,7 +473,7 @@ struct disk_queue::impl {
       read.pos += length_bytes + len;
       --disk_depth;
       ++ops_since_sync;
-      if (skip.erase(at) > 0) continue;  // taken by read_at, delivered from elsewhere
+      if (skipped_here(at, payload)) continue;  // delivered from elsewhere
       std::optional<message> m = decode_payload(payload, lim.max_msg_size);
       if (!m) continue;
       bytes += std::size_t(len);
@@ -482,6 +482,15 @@ struct disk_queue::impl {
     check_tail();
     skip.erase(skip.begin(), skip.lower_bound(read));
     co_return out;
+  }
+  // Whether the record `payload` at `at` is one skip() named (forgetting the entry either way).
+  bool skipped_here(disk_position at, std::string_view payload) {
+    auto it = skip.find(at);
+    if (it == skip.end()) return false;
+    const bool same = payload.substr(message_id_offset, it->second.hex.size()) ==
+                      std::string_view(it->second.hex.data(), it->second.hex.size());
+    skip.erase(it);
+    return same;
   }
   // Prepares the read segment: 1 and `end` (its readable size), 0 when reading moved on to
   // another segment (this one finished or missing), -errno on an error worth retrying later.
@@ -674,9 +683,9 @@ core::task<std::optional<message>> disk_queue::read_at(disk_position at) {
   co_return m;
 }
 
-void disk_queue::skip(disk_position at) {
+void disk_queue::skip(disk_position at, const message_id& id) {
   if (at < _impl->read) return;
-  _skip.insert(at);
+  _skip.insert_or_assign(at, id);
 }
 
 bool disk_queue::dirty() const noexcept { return _impl->ops_since_sync > 0 || _impl->need_sync; }
@@ -712,5 +721,20 @@ core::task<int> disk_queue::close() {
 
 disk_position disk_queue::read_position() const noexcept { return _impl->read; }
 disk_position disk_queue::write_position() const noexcept { return _impl->logical; }
+
+core::task<void> merge_queue(disk_queue& src, disk_queue& dst, const core::logger& log) {
+  for (;;) {
+    std::vector<message> batch = co_await src.read(1024, 4 << 20);
+    if (batch.empty()) break;
+    for (message& m : batch) (void)dst.put(m);
+    int rc = co_await dst.flush();
+    if (rc < 0) {
+      log.error("DISKQUEUE(", dst.prefix(), "): failed to take in ", src.prefix(), " - ", go::errno_text(rc));
+      (void)co_await src.close();
+      co_return;
+    }
+  }
+  (void)co_await src.remove();
+}
 
 }  // namespace nsqd::broker

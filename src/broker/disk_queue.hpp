@@ -59,7 +59,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
-#include <set>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -118,11 +118,13 @@ class disk_queue {
   // The record at `at` (a position put() returned, or from a sidecar), without consuming it;
   // nullopt when it is not a valid record between the read and the flushed write position.
   core::task<std::optional<message>> read_at(disk_position at);
-  // The record at `at` will be dropped by read() when reached (it was taken by read_at and
-  // lives elsewhere now); depth() stops counting it at once. Ignored when `at` is before
-  // the read position.
-  void skip(disk_position at);
-  const std::set<disk_position>& skipped() const noexcept { return _skip; }
+  // The record at `at` with id `id` will be dropped by read() when reached (it lives
+  // elsewhere now: taken by read_at, or a deferred message kept in memory whose record is
+  // only its durable copy); depth() stops counting it at once. A record found there with
+  // another id is delivered (a failed write moved records to new positions: better twice
+  // than never). Ignored when `at` is before the read position.
+  void skip(disk_position at, const message_id& id);
+  const std::map<disk_position, message_id>& skipped() const noexcept { return _skip; }
 
   // Whether records were read or written since the last sync.
   bool dirty() const noexcept;
@@ -147,7 +149,11 @@ class disk_queue {
   struct impl;
   std::unique_ptr<impl> _impl;
   std::string _prefix;
-  std::set<disk_position> _skip;
+  std::map<disk_position, message_id> _skip;
 };
+
+// Moves every record of `src` to the end of `dst` (written), then deletes src's files. A
+// failed write is logged and leaves src closed with what it still holds.
+core::task<void> merge_queue(disk_queue& src, disk_queue& dst, const core::logger& log);
 
 }  // namespace nsqd::broker

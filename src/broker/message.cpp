@@ -48,7 +48,7 @@ void message_body::release() noexcept {
 void write_message_header(char* out, const message& m) {
   boost::endian::store_big_u64(as_bytes(out), static_cast<std::uint64_t>(m.timestamp));
   boost::endian::store_big_u16(as_bytes(out + 8), m.attempts);
-  std::memcpy(out + 10, m.id.hex.data(), m.id.hex.size());
+  std::memcpy(out + message_id_offset, m.id.hex.data(), m.id.hex.size());
 }
 
 void append_payload(std::string& out, const message& m) {
@@ -82,7 +82,7 @@ std::optional<message> decode_payload(std::string_view payload, std::int64_t max
   message m;
   m.timestamp = static_cast<std::int64_t>(boost::endian::load_big_u64(p));
   m.attempts = boost::endian::load_big_u16(p + 8);
-  std::memcpy(m.id.hex.data(), payload.data() + 10, m.id.hex.size());
+  std::memcpy(m.id.hex.data(), payload.data() + message_id_offset, m.id.hex.size());
   m.body = message_body::copy_of(payload.substr(message_header_size));
   return m;
 }

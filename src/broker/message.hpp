@@ -18,6 +18,8 @@
 namespace nsqd::broker {
 
 inline constexpr std::size_t message_header_size = 26;
+// Where the 16-byte id sits in the header (after the int64 timestamp and uint16 attempts).
+inline constexpr std::size_t message_id_offset = 10;
 // The int32 length that starts a disk record.
 inline constexpr std::size_t record_length_size = 4;
 
