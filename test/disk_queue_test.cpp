@@ -606,7 +606,10 @@ CORO_TEST_CASE(deferred_journal_empties_released_copies_and_hands_over_held_ones
   disk_queue_limits l = small();
   l.sync_each_flush = true;
   core::task_group group{co_await core::this_context()};
-  auto spawn = [&group](core::task<void> work) { group.spawn(std::move(work)); };
+  auto spawn = [&group](core::task<void> work) {
+    group.spawn(std::move(work));
+    return true;
+  };
   disk_queue part(dir.fd(), "j.diskqueue", l, quiet);
   (void)co_await part.open();
   auto journal = std::make_shared<deferred_journal>(dir.fd(), "j.diskqueue", l, quiet, spawn);

@@ -160,7 +160,9 @@ core::task<void> broker_shard::open_part_disk(broker_shard* b, std::string topic
   if (b->_opts.durable_publish) {
     journal = std::make_shared<deferred_journal>(b->_data_dir, prefix, b->disk_limits(), b->_log,
                                                  [b](core::task<void> work) {
-                                                   if (b->_group) b->_group->spawn(std::move(work));
+                                                   if (!b->_group) return false;
+                                                   b->_group->spawn(std::move(work));
+                                                   return true;
                                                  });
     co_await journal->open(*q);
   }

@@ -28,6 +28,7 @@ core::task<void> deferred_journal::open(disk_queue& into) {
 
 std::optional<std::pair<deferred_journal::ref, std::shared_ptr<disk_queue>>> deferred_journal::keep(const message& m) {
   const unsigned other = 1 - _active;
+  if (_held[other] == 0) clear_later(other);  // idle (a clear could not start before): now
   if (_bytes[_active] >= rotate_bytes && _bytes[other] == 0 && !_clearing[other]) {
     _active = other;
     if (_held[1 - _active] == 0) clear_later(1 - _active);
@@ -51,8 +52,7 @@ void deferred_journal::release(ref r) {
 
 void deferred_journal::clear_later(unsigned n) {
   if (_clearing[n] || _bytes[n] == 0 || !_queues[n]) return;
-  _clearing[n] = true;
-  _spawn(clear(shared_from_this(), n));
+  _clearing[n] = _spawn(clear(shared_from_this(), n));
 }
 
 core::task<void> deferred_journal::clear(std::shared_ptr<deferred_journal> self, unsigned n) {

@@ -37,8 +37,9 @@ namespace nsqd::broker {
 
 class deferred_journal : public std::enable_shared_from_this<deferred_journal> {
  public:
-  // Starts background work (the shard's task group); dropped work only leaves files behind.
-  using spawner = std::function<void(core::task<void>)>;
+  // Starts background work (the shard's task group): false when it cannot (not running yet),
+  // and the journal tries again at the next keep().
+  using spawner = std::function<bool(core::task<void>)>;
   static constexpr std::int64_t rotate_bytes = 16 << 20;
 
   deferred_journal(int dirfd, std::string part_prefix, disk_queue_limits limits, const core::logger& log,
