@@ -27,10 +27,6 @@ client_stats stats_of(const consumer& c) {
   return cs;
 }
 
-namespace {
-// Most messages one steal takes from one other shard.
-constexpr size_t max_steal_batch = 1024;
-}  // namespace
 
 // ---- channel ----------------------------------------------------------------------------------
 

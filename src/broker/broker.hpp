@@ -261,6 +261,9 @@ class topic {
   std::uint64_t _message_bytes = 0;
 };
 
+// Most messages one steal takes from one other shard.
+inline constexpr std::size_t max_steal_batch = 1024;
+
 // ---- broker_shard -----------------------------------------------------------------------------
 
 class broker_shard {
