@@ -339,19 +339,29 @@ core::task<outcome> finish_publish(client& c, const std::string& topic, std::siz
   co_return std::nullopt;
 }
 
+// PUB and DPUB once their arguments are checked: the body, auth, the topic, the answer.
+core::task<outcome> publish_one(client& c, const char* command, const char* fail_code, std::string topic,
+                                std::uint64_t delay_ms) {
+  broker::message_body body;
+  outcome bad = co_await read_message(c, command, body);
+  if (bad) co_return bad;
+  outcome denied = co_await check_auth(c, command, topic, "");
+  if (denied) co_return denied;
+  broker::topic* t = co_await c.broker().get_topic(topic);
+  if (delay_ms == 0)
+    t->publish(std::move(body));  // upstream: DPUB with a zero delay is a plain put
+  else
+    t->publish_deferred(std::move(body), std::chrono::milliseconds(delay_ms));
+  outcome answer = co_await finish_publish(c, topic, 1, fail_code, command);
+  co_return answer;
+}
+
 core::task<outcome> do_pub(client& c, const command_line& cmd) {
   if (cmd.arg_count() < 1) co_return fatal("E_INVALID", "PUB insufficient number of parameters");
   std::string topic(cmd.arg(0));
   if (!broker::is_valid_topic_name(topic))
     co_return fatal("E_BAD_TOPIC", "PUB topic name " + quoted(topic) + " is not valid");
-  broker::message_body body;
-  outcome bad = co_await read_message(c, "PUB", body);
-  if (bad) co_return bad;
-  outcome denied = co_await check_auth(c, "PUB", topic, "");
-  if (denied) co_return denied;
-  broker::topic* t = co_await c.broker().get_topic(topic);
-  t->publish(std::move(body));
-  outcome answer = co_await finish_publish(c, topic, 1, "E_PUB_FAILED", "PUB");
+  outcome answer = co_await publish_one(c, "PUB", "E_PUB_FAILED", std::move(topic), 0);
   co_return answer;
 }
 
@@ -366,17 +376,7 @@ core::task<outcome> do_dpub(client& c, const command_line& cmd) {
       std::uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(c.opts().max_req_timeout).count());
   if (*ms > max_ms)  // rejected, where REQ clamps (quirk 11, reproduced)
     co_return fatal("E_INVALID", "DPUB timeout " + std::to_string(*ms) + " out of range 0-" + std::to_string(max_ms));
-  broker::message_body body;
-  outcome bad = co_await read_message(c, "DPUB", body);
-  if (bad) co_return bad;
-  outcome denied = co_await check_auth(c, "DPUB", topic, "");
-  if (denied) co_return denied;
-  broker::topic* t = co_await c.broker().get_topic(topic);
-  if (*ms == 0)
-    t->publish(std::move(body));  // upstream: a zero delay is a plain put
-  else
-    t->publish_deferred(std::move(body), std::chrono::milliseconds(*ms));
-  outcome answer = co_await finish_publish(c, topic, 1, "E_DPUB_FAILED", "DPUB");
+  outcome answer = co_await publish_one(c, "DPUB", "E_DPUB_FAILED", std::move(topic), *ms);
   co_return answer;
 }
 
