@@ -42,10 +42,12 @@
 #include <thread>
 #include <vector>
 
+#include "net/http_client.hpp"  // query_escape: Go's url.QueryEscape, as the tools send names
 #include "test/support/nsqd_process.hpp"
 #include "test/support/wire_client.hpp"
 
 using namespace nsqd::test;
+using nsqd::net::query_escape;
 namespace bdata = boost::unit_test::data;
 namespace json = boost::json;
 
@@ -246,25 +248,6 @@ bool is_semver(const std::string& v) {
       R"((-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?)"
       R"((\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$)");
   return std::regex_match(v, re);
-}
-
-// Go's url.QueryEscape.
-std::string query_escape(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += ch;
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 // ---- the tools' HTTP client (internal/http_api.Client) ---------------------------------------

@@ -79,6 +79,9 @@ task<void> sleeper(int* done, std::chrono::milliseconds d) {
   int rc = co_await sleep_for(d);
   *done = rc == 0 ? 1 : rc;
 }
+task<void> shielded_sleeper(int* done, std::chrono::milliseconds d) {
+  co_await shielded(sleeper(done, d));
+}
 task<void> receiver(int fd, int* result) {
   char buf[16];
   *result = co_await recv(fd, buf, sizeof buf);
@@ -342,6 +345,21 @@ CORO_TEST_CASE(cancel_is_not_a_failure) {
   BOOST_TEST(slow == -ECANCELED);
   BOOST_TEST(received == -ECANCELED);
   g.cancel();  // twice is harmless
+}
+
+// core::shielded: the child runs to its end although the group around it is cancelled.
+CORO_TEST_CASE(shielded_child_ignores_cancellation) {
+  int shielded_result = 0, plain_result = 0;
+  task_group g{co_await this_context()};
+  g.spawn(shielded_sleeper(&shielded_result, 50ms));
+  g.spawn(sleeper(&plain_result, 10s));
+  co_await sleep_for(10ms);
+  auto t0 = clock::now();
+  g.cancel();
+  co_await g.join();
+  BOOST_TEST(plain_result == -ECANCELED);
+  BOOST_TEST(shielded_result == 1);  // its sleep ran out
+  BOOST_TEST((clock::now() - t0) >= 30ms);
 }
 
 CORO_TEST_CASE(cancelling_the_outer_group_cancels_the_inner_groups_io) {

@@ -60,6 +60,30 @@ core::task<void> read_into(disk_queue* q, std::vector<message>* out) { *out = co
 
 std::string body_of(int i) { return "message-" + std::to_string(i); }
 
+// Journals exist with --durable-publish only: every flush fsyncs.
+disk_queue_limits journal_limits() {
+  disk_queue_limits l = small();
+  l.sync_each_flush = true;
+  return l;
+}
+
+// Background work of a journal goes to `group`.
+deferred_journal::spawner spawner_of(core::task_group& group) {
+  return [&group](core::task<void> work) {
+    group.spawn(std::move(work));
+    return true;
+  };
+}
+
+// A closed queue `prefix` holding `records` records of 20 bytes ("aaa...", "bbb...", ...) in
+// 100-byte segments: 4 + 26 + 20 = 50 bytes a record, two per segment.
+core::task<void> write_closed_queue(test::data_dir& dir, std::string prefix, int records) {
+  disk_queue q(dir.fd(), std::move(prefix), small(100), quiet);
+  (void)co_await q.open();
+  for (int i = 0; i < records; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));
+  (void)co_await q.close();
+}
+
 }  // namespace
 
 CORO_TEST_CASE(round_trip_and_byte_format) {
@@ -183,12 +207,7 @@ CORO_TEST_CASE(crash_tail_is_delivered) {
 
 CORO_TEST_CASE(corrupt_segment_is_renamed_bad_and_skipped) {
   test::data_dir dir;
-  {
-    disk_queue q(dir.fd(), "bad.diskqueue", small(100), quiet);
-    (void)co_await q.open();
-    for (int i = 0; i < 6; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));
-    (void)co_await q.close();
-  }
+  co_await write_closed_queue(dir, "bad.diskqueue", 6);
   std::string seg = dir.read("bad.diskqueue.000001.dat");
   seg[50] = '\x7f';  // the second record's length: 0x7f...... is far over the limit
   dir.write("bad.diskqueue.000001.dat", seg);
@@ -583,12 +602,7 @@ CORO_TEST_CASE(sync_each_flush_writes_meta_every_time) {
 // A completed segment that vanished is skipped; reading goes on with the next one.
 CORO_TEST_CASE(missing_segment_is_skipped) {
   test::data_dir dir;
-  {
-    disk_queue q(dir.fd(), "v.diskqueue", small(100), quiet);
-    (void)co_await q.open();
-    for (int i = 0; i < 5; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));
-    (void)co_await q.close();
-  }
+  co_await write_closed_queue(dir, "v.diskqueue", 5);
   std::filesystem::remove(dir.path() + "/v.diskqueue.000001.dat");
   disk_queue q(dir.fd(), "v.diskqueue", small(100), quiet);
   (void)co_await q.open();
@@ -603,13 +617,9 @@ CORO_TEST_CASE(missing_segment_is_skipped) {
 // held are handed to the part's queue by the next open (after a crash).
 CORO_TEST_CASE(deferred_journal_empties_released_copies_and_hands_over_held_ones) {
   test::data_dir dir;
-  disk_queue_limits l = small();
-  l.sync_each_flush = true;
+  const disk_queue_limits l = journal_limits();
   core::task_group group{co_await core::this_context()};
-  auto spawn = [&group](core::task<void> work) {
-    group.spawn(std::move(work));
-    return true;
-  };
+  const deferred_journal::spawner spawn = spawner_of(group);
   disk_queue part(dir.fd(), "j.diskqueue", l, quiet);
   (void)co_await part.open();
   auto journal = std::make_shared<deferred_journal>(dir.fd(), "j.diskqueue", l, quiet, spawn);
@@ -642,4 +652,53 @@ CORO_TEST_CASE(deferred_journal_empties_released_copies_and_hands_over_held_ones
   co_await reopened->remove();
   (void)co_await after.close();
   (void)co_await part.close();
+}
+
+// The active journal hands over once it has grown past rotate_bytes (the other one being
+// empty), although its copies are still held; it is emptied when the last one is released.
+CORO_TEST_CASE(deferred_journal_rotates_past_rotate_bytes) {
+  test::data_dir dir;
+  const disk_queue_limits l = journal_limits();
+  core::task_group group{co_await core::this_context()};
+  const deferred_journal::spawner spawn = spawner_of(group);
+  disk_queue part(dir.fd(), "r.diskqueue", l, quiet);
+  (void)co_await part.open();
+  auto journal = std::make_shared<deferred_journal>(dir.fd(), "r.diskqueue", l, quiet, spawn, 100);
+  co_await journal->open(part);
+  std::vector<deferred_journal::ref> first;
+  for (int i = 0; i < 4; ++i) {  // 31 bytes each: the fourth passes 100
+    auto kept = journal->keep(make(std::uint64_t(i), "x"));
+    BOOST_TEST_REQUIRE(kept.has_value());
+    BOOST_TEST(kept->first.journal == 0u);
+    first.push_back(kept->first);
+    (void)co_await kept->second->flush();
+  }
+  auto next = journal->keep(make(9, "y"));
+  BOOST_TEST_REQUIRE(next.has_value());
+  BOOST_TEST(next->first.journal == 1u);
+  (void)co_await next->second->flush();
+  BOOST_TEST(dir.exists("r.diskqueue.dpub0.000000.dat"));  // still held
+  for (auto r : first) journal->release(r);
+  co_await group.join();
+  BOOST_TEST(!dir.exists("r.diskqueue.dpub0.000000.dat"));
+  BOOST_TEST(dir.exists("r.diskqueue.dpub1.000000.dat"));
+  BOOST_TEST(journal->held() == 1);
+  co_await journal->remove();
+  (void)co_await part.close();
+}
+
+BOOST_AUTO_TEST_CASE(queue_and_journal_file_names_parse_back) {
+  BOOST_TEST(disk_queue::prefix_of_file("t:c.diskqueue.meta.dat").value_or("") == "t:c.diskqueue");
+  BOOST_TEST(disk_queue::prefix_of_file("t.diskqueue.s2.000012.dat").value_or("") == "t.diskqueue.s2");
+  BOOST_TEST(disk_queue::prefix_of_file("t.diskqueue.1000000.dat").value_or("") == "t.diskqueue");
+  BOOST_TEST(!disk_queue::prefix_of_file("t.diskqueue.000012.dat.bad"));
+  BOOST_TEST(!disk_queue::prefix_of_file("t.diskqueue.12.dat"));
+  BOOST_TEST(!disk_queue::prefix_of_file("t.diskqueue.deferred.dat"));
+  BOOST_TEST(!disk_queue::prefix_of_file("nsqd.dat"));
+  BOOST_TEST(!disk_queue::prefix_of_file(".meta.dat"));
+  const std::string journal = deferred_journal::prefix("t.diskqueue.s3", 1);
+  BOOST_TEST(journal == "t.diskqueue.s3.dpub1");
+  BOOST_TEST(deferred_journal::part_prefix_of(journal).value_or("") == "t.diskqueue.s3");
+  BOOST_TEST(!deferred_journal::part_prefix_of("t.diskqueue.s3"));
+  BOOST_TEST(!deferred_journal::part_prefix_of("t.diskqueue.dpub2"));
 }

@@ -60,7 +60,8 @@ BOOST_AUTO_TEST_CASE(deferred_sidecar_round_trip) {
   std::vector<deferred_record> in{{{0, 0}, a, 1'700'000'000'000'000'000}, {{12, 4096}, b, -1}};
   std::string text = render_deferred(in);
   BOOST_TEST(text.substr(0, text.find('\n')) == "0,0,1700000000000000000,30313233343536373839616263646566");
-  auto out = parse_deferred(text + "garbage\n1,2,3,zz\n");
+  auto out = parse_deferred(text + "garbage\n1,2,3,zz\n1,2,3," + std::string(32, 'z') + "\n-1,2,3," +
+                            std::string(32, '0') + "\n");
   BOOST_TEST_REQUIRE(out.size() == 2u);
   BOOST_TEST((out[0].id == a));
   BOOST_TEST(out[0].due_ns == 1'700'000'000'000'000'000);

@@ -76,29 +76,13 @@ void pub(wire_client& c, const std::string& topic, std::string_view body) {
   BOOST_TEST(c.read_frame() == ok_frame);
 }
 
-struct message {
-  std::int64_t ts = 0;
-  std::uint16_t attempts = 0;
-  std::string id;
-  std::string body;
-};
-
-std::uint64_t load_be(std::string_view s, std::size_t at, std::size_t n) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
-  return v;
-}
+using message = wire_message;
 
 // (Checked without a Boost.Test assertion per message: drains see tens of thousands.)
 message as_message(const frame& f) {
-  if (f.type != frame_message || f.data.size() < 26)
-    BOOST_REQUIRE_MESSAGE(false, "expected a message, got " << f);
-  message m;
-  m.ts = std::int64_t(load_be(f.data, 0, 8));
-  m.attempts = std::uint16_t(load_be(f.data, 8, 2));
-  m.id = f.data.substr(10, 16);
-  m.body = f.data.substr(26);
-  return m;
+  std::optional<message> m = parse_message(f);
+  if (!m) BOOST_REQUIRE_MESSAGE(false, "expected a message, got " << f);
+  return *m;
 }
 
 // SUB + RDY on a fresh connection.
@@ -1018,6 +1002,61 @@ BOOST_AUTO_TEST_CASE(upstream_data_directory_delivers_exactly_its_messages) {
 }
 
 // ---- 8. the data-path lock -------------------------------------------------------------------
+
+// ---- 8. nsqd.dat while running, --sync-timeout ---------------------------------------------
+
+// nsqd.dat is rewritten as soon as a topic or channel is paused, not only at a clean stop: a
+// kill -9 right after keeps the paused flags.
+BOOST_AUTO_TEST_CASE(pause_is_written_at_once_and_survives_sigkill) {
+  nsqd_process nsqd;
+  nsqd.start({"--cores=4"});
+  create_channel(nsqd, "pz", "c");
+  BOOST_TEST(http_post(nsqd.http_port(), "/topic/pause?topic=pz").status == 200);
+  BOOST_TEST(http_post(nsqd.http_port(), "/channel/pause?topic=pz&channel=c").status == 200);
+  const std::string dat = nsqd.data_path() + "/nsqd.dat";
+  auto paused_flags = [&] {
+    std::string text = fs::exists(dat) ? read_file(dat) : "";
+    std::size_t n = 0;
+    for (std::size_t at = text.find("\"paused\":true"); at != std::string::npos; at = text.find("\"paused\":true", at + 1))
+      ++n;
+    return n;
+  };
+  deadline d(5s);
+  while (paused_flags() < 2 && !d.passed()) std::this_thread::sleep_for(10ms);
+  BOOST_TEST(paused_flags() == 2u, "nsqd.dat: " << read_file(dat));
+
+  BOOST_TEST(nsqd.kill() == -SIGKILL);
+  wait_ports_released(nsqd);
+  nsqd.start({"--cores=4"});
+  auto r = http_get(nsqd.http_port(), "/stats?format=json&topic=pz");
+  json::value v = json::parse(r.body);
+  BOOST_TEST_REQUIRE(v.at("topics").as_array().size() == 1u);
+  BOOST_TEST(v.at("topics").at(0).at("paused").as_bool());
+  BOOST_TEST(channel_stats(nsqd, "pz", "c").at("paused").as_bool());
+  BOOST_TEST(nsqd.stop(SIGTERM, 10s) == 0);
+}
+
+// --sync-timeout alone (far below --sync-every's count) fsyncs a queue and writes its meta
+// file while the server runs.
+BOOST_AUTO_TEST_CASE(sync_timeout_writes_the_meta_file) {
+  nsqd_process nsqd;
+  nsqd.start({"--cores=1", "--mem-queue-size=0", "--sync-every=1000000", "--sync-timeout=100ms"});
+  create_channel(nsqd, "st", "c");
+  wire_client c = connect(nsqd);
+  for (int i = 0; i < 3; ++i) pub(c, "st", "m" + std::to_string(i));
+  const std::string meta = nsqd.data_path() + "/st:c.diskqueue.meta.dat";
+  std::optional<queue_meta> m;
+  deadline d(5s);
+  while (!d.passed()) {
+    if (fs::exists(meta)) m = read_meta(meta);
+    if (m && m->depth == 3) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  BOOST_TEST_REQUIRE(m.has_value(), "no meta file within 5 s");
+  BOOST_TEST(m->depth == 3);
+  BOOST_TEST(m->write_pos == 3 * (4 + 26 + 2));
+  BOOST_TEST(nsqd.stop(SIGTERM, 10s) == 0);
+}
 
 BOOST_AUTO_TEST_CASE(unreadable_metadata_stops_the_start) {
   nsqd_process nsqd;

@@ -134,28 +134,12 @@ std::string identify_json(wire_client& c, const std::string& json) {
   return f.data;
 }
 
-struct message {
-  std::int64_t ts = 0;
-  std::uint16_t attempts = 0;
-  std::string id;
-  std::string body;
-};
-
-std::uint64_t load_be(const std::string& s, std::size_t at, std::size_t n) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
-  return v;
-}
+using message = wire_message;
 
 message as_message(const frame& f) {
   BOOST_REQUIRE_MESSAGE(f.type == frame_message, "expected a message, got " << f);
   BOOST_REQUIRE(f.data.size() >= 26);
-  message m;
-  m.ts = std::int64_t(load_be(f.data, 0, 8));
-  m.attempts = std::uint16_t(load_be(f.data, 8, 2));
-  m.id = f.data.substr(10, 16);
-  m.body = f.data.substr(26);
-  return m;
+  return *parse_message(f);
 }
 
 message read_message(wire_client& c, milliseconds timeout = 5s) { return as_message(c.read_frame(timeout)); }

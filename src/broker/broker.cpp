@@ -27,7 +27,6 @@ client_stats stats_of(const consumer& c) {
   return cs;
 }
 
-
 // ---- channel ----------------------------------------------------------------------------------
 
 channel::channel(topic& owner, std::string name)
@@ -75,12 +74,8 @@ void channel::set_paused(bool paused) {
   if (!paused) pump();
 }
 
-void channel::release_journal(const std::optional<deferred_journal::ref>& r) {
-  if (r && _journal) _journal->release(*r);
-}
-
 void channel::clear_memory() {
-  for (auto& [id, d] : _deferred) release_journal(d.journal);
+  for (auto& [id, d] : _deferred) release_copy(_journal.get(), d.journal);
   _queue.clear();
   _declined.clear();
   _in_flight.clear();
@@ -132,12 +127,9 @@ void channel::ready(consumer&) { pump(); }
 void channel::put(message m) {
   ++_message_count;
   broker_shard& shard = _topic.shard();
-  if (_disk && std::int64_t(_queue.size()) >= shard.memory_limit()) {
-    if (_disk->put(m)) {
-      shard.note_unflushed(_disk);
-      pump();  // a hungry consumer starts a disk read
-      return;
-    }
+  if (shard.spill(_disk, _queue.size(), m)) {
+    pump();  // a hungry consumer starts a disk read
+    return;
   }
   _queue.push_back(std::move(m));
   auto limit = shard.opts().mem_queue_size;
@@ -156,7 +148,7 @@ void channel::put_deferred(message m, std::int64_t due_ns, std::optional<disk_po
   message_id id = m.id;
   auto [it, fresh] = _deferred.try_emplace(id, deferred_entry{std::move(m), {}, on_disk, journal});
   if (!fresh) {  // the same message deferred twice: keep the first
-    release_journal(journal);
+    release_copy(_journal.get(), journal);
     return;
   }
   _deferred_pq.push(&it->second, due_ns);
@@ -328,7 +320,7 @@ bool channel::process_due(std::int64_t now_ns) {
   while (deferred_entry* d = _deferred_pq.pop_due(now_ns)) {
     dirty = true;
     message m = std::move(d->msg);
-    release_journal(d->journal);
+    release_copy(_journal.get(), d->journal);
     _deferred.erase(m.id);
     _queue.push_back(std::move(m));
   }
@@ -404,10 +396,7 @@ void topic::hand_over(channel& ch, message m, std::int64_t due) {
 
 void topic::fan_out(message m) {
   if (_channels.empty() || _paused) {
-    if (_disk && std::int64_t(_backlog.size()) >= _shard.memory_limit() && _disk->put(m)) {
-      _shard.note_unflushed(_disk);
-      return;
-    }
+    if (_shard.spill(_disk, _backlog.size(), m)) return;
     _backlog.push_back({std::move(m), 0});
     return;
   }
@@ -440,14 +429,14 @@ void topic::release_backlog() {
   held.swap(_backlog);
   for (waiting& w : held) {
     for (auto& [name, ch] : _channels) hand_over(*ch, w.msg, w.due);
-    if (w.journal && _journal) _journal->release(*w.journal);
+    release_copy(_journal.get(), w.journal);
   }
   if (_disk && _disk->depth() > 0) start_disk_drain();
 }
 
 void topic::clear_backlog() {
   for (waiting& w : _backlog)
-    if (w.journal && _journal) _journal->release(*w.journal);
+    release_copy(_journal.get(), w.journal);
   _backlog.clear();
 }
 

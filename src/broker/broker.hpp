@@ -117,7 +117,6 @@ class channel {
   // (--durable-publish), released when the message leaves the deferred set.
   void put_deferred(message m, std::int64_t due_ns, std::optional<disk_position> on_disk = {},
                     std::optional<deferred_journal::ref> journal = {});
-  disk_queue* disk() const noexcept { return _disk.get(); }
   // Whether its disk queue is open (or it needs none).
   bool disk_ready() const noexcept;
 
@@ -143,7 +142,6 @@ class channel {
     std::optional<disk_position> on_disk;
     std::optional<deferred_journal::ref> journal;
   };
-  void release_journal(const std::optional<deferred_journal::ref>& r);
 
   void pump();
   void set_paused(bool paused);
@@ -221,7 +219,6 @@ class topic {
   };
   counters stats() const;
   bool paused() const noexcept { return _paused; }
-  disk_queue* disk() const noexcept { return _disk.get(); }
   // Whether its disk queue is open (or it needs none).
   bool disk_ready() const noexcept;
 
@@ -341,7 +338,6 @@ class broker_shard {
 
   // ---- persistence (broker_persist.cpp) ----
   bool persistent() const noexcept { return _data_dir >= 0; }
-  int data_dir() const noexcept { return _data_dir; }
   const node_health* health() const noexcept { return _health; }
   // Disk queue file prefix of a part: "<topic>.diskqueue" or "<topic>:<channel>.diskqueue" on
   // shard 0 (upstream's names), with ".s<N>" appended on shard N.
@@ -362,12 +358,15 @@ class broker_shard {
   // Messages a part keeps in memory before it writes to disk: --mem-queue-size, or 0 with
   // --durable-publish (every message goes through the disk queue).
   std::int64_t memory_limit() const noexcept;
-  // Background disk work of parts (in run()'s group; done inline when it is not running).
+  // Background disk work of parts, in run()'s group (nothing happens when it is not running).
   void empty_disk_later(std::shared_ptr<disk_queue> q);
   // Starts the queue's sync in the background when one is due (disk_queue::claim_sync).
   void sync_disk_later(const std::shared_ptr<disk_queue>& q);
   core::task<void> remove_disk(std::shared_ptr<disk_queue> q);
   void note_unflushed(const std::shared_ptr<disk_queue>& q);
+  // Puts `m` on `q` (null: none) for the next commit when its part already holds
+  // memory_limit() messages in memory (`in_memory`); false: the part keeps it in memory.
+  bool spill(const std::shared_ptr<disk_queue>& q, std::size_t in_memory, const message& m);
   // With --durable-publish: the durable copy of a deferred message in `j` (null: none), to be
   // committed with the publish.
   std::optional<deferred_journal::ref> keep_in_journal(deferred_journal* j, const message& m);
@@ -378,6 +377,9 @@ class broker_shard {
   // or the -errno of the write that carried this caller's records (then dropped: the
   // publish failed). Group commit: callers arriving during a write share the next one.
   core::task<int> commit();
+  // commit() when anything was put on a disk queue since the last one took them, else 0 at
+  // once: what a publisher awaits right after its puts, before it answers OK.
+  core::task<int> commit_unflushed();
   // On shard 0: nsqd.dat is rewritten soon (coalesced); now() waits for the write.
   void persist_metadata();
   core::task<int> persist_metadata_now();
@@ -396,7 +398,6 @@ class broker_shard {
   struct part_contents {
     std::string topic_name;
     std::string channel_name;  // "" for the topic's own backlog
-    bool is_channel = false;
     std::vector<message> plain;
     std::vector<std::pair<message, std::int64_t>> deferred;  // with due times
     // Deferred messages whose records are still in this part's disk queue (sidecar-loaded).

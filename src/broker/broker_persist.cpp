@@ -3,6 +3,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <map>
 #include <set>
@@ -39,13 +40,8 @@ std::string file_prefix(const std::string& queue, unsigned shard) {
   return p;
 }
 
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 // A file of some queue other than shard 0's own: shard N's queue "<queue>.diskqueue.s<N>" or
-// a deferred journal "<queue>.diskqueue[.s<N>].dpub<J>", followed by ".meta.dat" or
-// ".<6 digits>.dat".
+// a deferred journal of any shard's part (disk_queue and deferred_journal own those names).
 struct part_file {
   std::string prefix;
   std::string queue;
@@ -53,33 +49,26 @@ struct part_file {
   bool journal = false;
 };
 std::optional<part_file> part_file_of(std::string_view file) {
-  std::string_view stem;
-  if (file.ends_with(".meta.dat"))
-    stem = file.substr(0, file.size() - 9);
-  else if (file.size() > 11 && file.ends_with(".dat") && file[file.size() - 11] == '.' &&
-           all_digits(file.substr(file.size() - 10, 6)))
-    stem = file.substr(0, file.size() - 11);
-  else
-    return std::nullopt;
+  std::optional<std::string> prefix = disk_queue::prefix_of_file(file);
+  if (!prefix) return std::nullopt;
   part_file out;
-  out.prefix = std::string(stem);
-  constexpr std::string_view journal_marker = ".dpub";
-  size_t j = stem.rfind(journal_marker);
-  if (j != std::string_view::npos && all_digits(stem.substr(j + journal_marker.size()))) {
-    out.journal = true;
-    stem = stem.substr(0, j);
-  }
+  out.prefix = *prefix;
+  std::optional<std::string> part = deferred_journal::part_prefix_of(*prefix);
+  out.journal = part.has_value();
+  std::string_view stem = part ? *part : *prefix;
   constexpr std::string_view own = ".diskqueue";
   if (stem.ends_with(own)) {
     if (!out.journal) return std::nullopt;  // shard 0's own queue
     out.queue = std::string(stem.substr(0, stem.size() - own.size()));
     return out;
   }
-  size_t at = stem.rfind(shard_marker);
+  const size_t at = stem.rfind(shard_marker);
   if (at == std::string_view::npos) return std::nullopt;
   std::string_view number = stem.substr(at + shard_marker.size());
-  if (!all_digits(number) || number.size() > 4) return std::nullopt;
-  out.shard = unsigned(std::stoul(std::string(number)));
+  unsigned shard = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), shard);
+  if (ec != std::errc() || end != number.data() + number.size() || number.empty()) return std::nullopt;
+  out.shard = shard;
   out.queue = std::string(stem.substr(0, at));
   return out;
 }
@@ -260,7 +249,7 @@ core::task<void> broker_shard::drain_topic_disk(broker_shard* b, std::string top
     if (!t || t->_disk != q) co_return;
     more = !batch.empty();
     for (message& m : batch) t->fan_out(std::move(m));
-    if (b->has_unflushed()) (void)co_await b->commit();
+    (void)co_await b->commit_unflushed();
   }
 }
 
@@ -270,12 +259,24 @@ void broker_shard::note_unflushed(const std::shared_ptr<disk_queue>& q) {
   if (std::find(_unflushed.begin(), _unflushed.end(), q) == _unflushed.end()) _unflushed.push_back(q);
 }
 
+bool broker_shard::spill(const std::shared_ptr<disk_queue>& q, std::size_t in_memory, const message& m) {
+  if (!q || std::int64_t(in_memory) < memory_limit() || !q->put(m)) return false;
+  note_unflushed(q);
+  return true;
+}
+
 std::optional<deferred_journal::ref> broker_shard::keep_in_journal(deferred_journal* j, const message& m) {
   if (!j) return std::nullopt;
   auto kept = j->keep(m);
   if (!kept) return std::nullopt;
   note_unflushed(kept->second);
   return kept->first;
+}
+
+core::task<int> broker_shard::commit_unflushed() {
+  if (!has_unflushed()) co_return 0;
+  int rc = co_await commit();
+  co_return rc;
 }
 
 core::task<int> broker_shard::commit() {
@@ -320,7 +321,7 @@ core::task<void> broker_shard::sync_loop() {
   for (;;) {
     int r = co_await core::sleep_for(period);
     if (r < 0) co_return;
-    if (has_unflushed()) (void)co_await commit();
+    (void)co_await commit_unflushed();
     for (auto& q : disks())
       if (q->dirty()) (void)co_await q->sync();
   }
@@ -436,7 +437,6 @@ core::task<void> broker_shard::load_sidecar(part_key key) {
   }
 }
 
-
 core::task<void> broker_shard::take_in_leftovers(std::string data_path) {
   // Queue files of shards other than 0, and deferred journals, remain only after a crash (a
   // clean stop merges them). A journal of a shard that runs now is taken in by its own part
@@ -471,7 +471,7 @@ std::vector<broker_shard::part_contents> broker_shard::take_contents() {
   std::vector<part_contents> out;
   for (auto& [tn, t] : _topics) {
     if (!t->ephemeral() && !t->_backlog.empty()) {
-      part_contents p{tn, "", false, {}, {}, {}};
+      part_contents p{tn, "", {}, {}, {}};
       for (topic::waiting& w : t->_backlog) {
         if (w.due > 0)
           p.deferred.emplace_back(std::move(w.msg), w.due);
@@ -483,7 +483,7 @@ std::vector<broker_shard::part_contents> broker_shard::take_contents() {
     }
     for (auto& [cn, c] : t->_channels) {
       if (c->ephemeral()) continue;
-      part_contents p{tn, cn, true, {}, {}, {}};
+      part_contents p{tn, cn, {}, {}, {}};
       for (message& m : c->_queue) p.plain.push_back(std::move(m));
       for (auto& [m, decliner] : c->_declined) p.plain.push_back(std::move(m));
       for (auto& [id, e] : c->_in_flight) p.plain.push_back(std::move(e.msg));  // attempts kept

@@ -5,11 +5,28 @@
 namespace nsqd::broker {
 
 deferred_journal::deferred_journal(int dirfd, std::string part_prefix, disk_queue_limits limits,
-                                   const core::logger& log, spawner spawn)
-    : _dirfd(dirfd), _part_prefix(std::move(part_prefix)), _limits(limits), _log(log), _spawn(std::move(spawn)) {}
+                                   const core::logger& log, spawner spawn, std::int64_t rotate_bytes)
+    : _dirfd(dirfd),
+      _part_prefix(std::move(part_prefix)),
+      _limits(limits),
+      _log(log),
+      _spawn(std::move(spawn)),
+      _rotate_bytes(rotate_bytes) {}
+
+namespace {
+constexpr std::string_view journal_marker = ".dpub";
+}  // namespace
 
 std::string deferred_journal::prefix(const std::string& part_prefix, unsigned n) {
-  return part_prefix + ".dpub" + std::to_string(n);
+  return part_prefix + std::string(journal_marker) + std::to_string(n);
+}
+
+std::optional<std::string> deferred_journal::part_prefix_of(std::string_view journal_prefix) {
+  const size_t at = journal_prefix.rfind(journal_marker);
+  if (at == std::string_view::npos || at == 0) return std::nullopt;
+  std::string_view n = journal_prefix.substr(at + journal_marker.size());
+  if (n != "0" && n != "1") return std::nullopt;
+  return std::string(journal_prefix.substr(0, at));
 }
 
 core::task<void> deferred_journal::open(disk_queue& into) {
@@ -29,7 +46,7 @@ core::task<void> deferred_journal::open(disk_queue& into) {
 std::optional<std::pair<deferred_journal::ref, std::shared_ptr<disk_queue>>> deferred_journal::keep(const message& m) {
   const unsigned other = 1 - _active;
   if (_held[other] == 0) clear_later(other);  // idle (a clear could not start before): now
-  if (_bytes[_active] >= rotate_bytes && _bytes[other] == 0 && !_clearing[other]) {
+  if (_bytes[_active] >= _rotate_bytes && _bytes[other] == 0 && !_clearing[other]) {
     _active = other;
     if (_held[1 - _active] == 0) clear_later(1 - _active);
   }

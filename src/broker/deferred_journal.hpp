@@ -40,15 +40,17 @@ class deferred_journal : public std::enable_shared_from_this<deferred_journal> {
   // Starts background work (the shard's task group): false when it cannot (not running yet),
   // and the journal tries again at the next keep().
   using spawner = std::function<bool(core::task<void>)>;
-  static constexpr std::int64_t rotate_bytes = 16 << 20;
+  static constexpr std::int64_t default_rotate_bytes = 16 << 20;
 
   deferred_journal(int dirfd, std::string part_prefix, disk_queue_limits limits, const core::logger& log,
-                   spawner spawn);
+                   spawner spawn, std::int64_t rotate_bytes = default_rotate_bytes);
   deferred_journal(const deferred_journal&) = delete;
   deferred_journal& operator=(const deferred_journal&) = delete;
 
-  // The files of journal `n` of the part with file prefix `part_prefix`.
+  // The files of journal `n` of the part with file prefix `part_prefix`, and back: the part's
+  // prefix of a journal's prefix (nullopt when `journal_prefix` is none).
   static std::string prefix(const std::string& part_prefix, unsigned n);
+  static std::optional<std::string> part_prefix_of(std::string_view journal_prefix);
 
   // Opens both journals; records they hold (left by a crash) are appended to `into` and
   // their files deleted.
@@ -78,11 +80,17 @@ class deferred_journal : public std::enable_shared_from_this<deferred_journal> {
   disk_queue_limits _limits;
   const core::logger& _log;
   spawner _spawn;
+  std::int64_t _rotate_bytes;
   std::array<std::shared_ptr<disk_queue>, 2> _queues;
   std::array<std::int64_t, 2> _held{};   // waiting messages whose copy is there
   std::array<std::int64_t, 2> _bytes{};  // put since it was last emptied
   std::array<bool, 2> _clearing{};       // an empty() is queued or running
   unsigned _active = 0;
 };
+
+// release() where there may be no journal (not durable) or no copy (none was kept).
+inline void release_copy(deferred_journal* journal, const std::optional<deferred_journal::ref>& copy) {
+  if (journal && copy) journal->release(*copy);
+}
 
 }  // namespace nsqd::broker

@@ -25,6 +25,8 @@ namespace {
 // parsed from the buffer without more I/O.
 constexpr std::int64_t read_chunk = 1 << 20;
 constexpr std::int64_t length_bytes = std::int64_t(record_length_size);
+constexpr std::string_view meta_suffix = ".meta.dat";
+constexpr std::string_view segment_suffix = ".dat";
 
 // The queue name for log lines: the prefix without ".diskqueue" (shard parts keep theirs).
 std::string queue_name(const std::string& prefix) {
@@ -204,7 +206,7 @@ struct disk_queue::impl {
     std::snprintf(num, sizeof num, ".%06" PRId64 ".dat", n);
     return prefix + num;
   }
-  std::string meta_name() const { return prefix + ".meta.dat"; }
+  std::string meta_name() const { return prefix + std::string(meta_suffix); }
 
   // ---- put ----
   std::optional<disk_position> put(const message& m) {
@@ -651,6 +653,19 @@ disk_queue::disk_queue(int dirfd, std::string prefix, disk_queue_limits limits, 
     : _impl(std::make_unique<impl>(dirfd, prefix, limits, log, _skip)), _prefix(std::move(prefix)) {}
 
 disk_queue::~disk_queue() = default;
+
+std::optional<std::string> disk_queue::prefix_of_file(std::string_view file) {
+  if (file.size() > meta_suffix.size() && file.ends_with(meta_suffix))
+    return std::string(file.substr(0, file.size() - meta_suffix.size()));
+  if (!file.ends_with(segment_suffix)) return std::nullopt;
+  std::string_view stem = file.substr(0, file.size() - segment_suffix.size());
+  const size_t dot = stem.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return std::nullopt;
+  std::string_view number = stem.substr(dot + 1);
+  if (number.size() < 6 || !std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  return std::string(stem.substr(0, dot));
+}
 
 core::task<int> disk_queue::open() {
   int rc = co_await core::shielded(holding(_impl->files, _impl->open_locked()));

@@ -96,6 +96,9 @@ class disk_queue {
   disk_queue& operator=(const disk_queue&) = delete;
 
   const std::string& prefix() const noexcept { return _prefix; }
+  // The prefix of a queue's file name ("<prefix>.meta.dat" or "<prefix>.<6+ digits>.dat"),
+  // or nullopt for any other name (".bad" and temp files included).
+  static std::optional<std::string> prefix_of_file(std::string_view file);
 
   // Loads the meta file if there is one (none: an empty queue at 0,0 / 0,0); handles the
   // crash tail. 0, or -errno when the meta file exists but cannot be read/parsed (the queue

@@ -1,9 +1,11 @@
 #include "broker/metadata.hpp"
 
+#include <boost/algorithm/hex.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <charconv>
+#include <iterator>
 #include <cstring>
 #include <stdexcept>
 
@@ -125,8 +127,6 @@ core::task<int> save_metadata(int dirfd, const std::vector<topic_meta>& topics) 
 // ---- deferred sidecar ----
 
 namespace {
-constexpr char hex_digits[] = "0123456789abcdef";
-
 template <class Int>
 bool parse_field(std::string_view& line, char sep, Int& out) {
   size_t end = line.find(sep);
@@ -136,21 +136,13 @@ bool parse_field(std::string_view& line, char sep, Int& out) {
   line = end == std::string_view::npos ? std::string_view{} : line.substr(end + 1);
   return true;
 }
-int nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
 }  // namespace
 
 std::string render_deferred(const std::vector<deferred_record>& records) {
   std::string out;
   for (const deferred_record& r : records) {
     out += std::to_string(r.at.file) + "," + std::to_string(r.at.pos) + "," + std::to_string(r.due_ns) + ",";
-    for (char c : r.id.hex) {
-      out += hex_digits[(unsigned char)c >> 4];
-      out += hex_digits[(unsigned char)c & 15];
-    }
+    boost::algorithm::hex_lower(r.id.hex.begin(), r.id.hex.end(), std::back_inserter(out));
     out += '\n';
   }
   return out;
@@ -164,15 +156,14 @@ std::vector<deferred_record> parse_deferred(std::string_view text) {
     text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
     deferred_record r;
     if (!parse_field(line, ',', r.at.file) || !parse_field(line, ',', r.at.pos) ||
-        !parse_field(line, ',', r.due_ns) || line.size() != 32)
+        !parse_field(line, ',', r.due_ns) || line.size() != 2 * r.id.hex.size() || r.at.file < 0 || r.at.pos < 0)
       continue;
-    bool ok = true;
-    for (size_t i = 0; i < 16 && ok; ++i) {
-      int hi = nibble(line[2 * i]), lo = nibble(line[2 * i + 1]);
-      ok = hi >= 0 && lo >= 0;
-      r.id.hex[i] = char(hi << 4 | lo);
+    try {
+      boost::algorithm::unhex(line.begin(), line.end(), r.id.hex.begin());
+    } catch (const boost::algorithm::hex_decode_error&) {
+      continue;
     }
-    if (ok && r.at.file >= 0 && r.at.pos >= 0) out.push_back(r);
+    out.push_back(r);
   }
   return out;
 }

@@ -126,6 +126,7 @@ class [[nodiscard]] task {
 
   struct awaiter {
     handle h;
+    bool shield = false;  // the child ignores the caller's cancellation
     bool await_ready() const noexcept { return false; }
     // Runs the child on this stack until it first suspends. If it finished by then, the
     // caller goes on without suspending; otherwise the child resumes the caller when done.
@@ -133,6 +134,7 @@ class [[nodiscard]] task {
     bool await_suspend(std::coroutine_handle<P> caller) noexcept {
       auto& p = h.promise();
       static_cast<promise_context&>(p) = static_cast<promise_context&>(caller.promise());
+      if (shield) p.cancel = nullptr;
       p.continuation = caller;
       p.started_inline = true;
       h.resume();
@@ -146,21 +148,7 @@ class [[nodiscard]] task {
 
   // Awaits like co_await, but the child ignores the caller's cancellation: for work that must
   // finish once started (a disk write whose record others wait on, the flush at shutdown).
-  struct shielded_awaiter : awaiter {
-    template <has_context P>
-    bool await_suspend(std::coroutine_handle<P> caller) noexcept {
-      auto& p = this->h.promise();
-      p.shard = caller.promise().shard;
-      p.cancel = nullptr;
-      p.continuation = caller;
-      p.started_inline = true;
-      this->h.resume();
-      if (p.finished_inline) return false;
-      p.started_inline = false;
-      return true;
-    }
-  };
-  shielded_awaiter shielded() && noexcept { return shielded_awaiter{{_h}}; }
+  awaiter shielded() && noexcept { return awaiter{_h, true}; }
 
   // For the runtime's root runners: hand the frame over.
   handle release() noexcept { return std::exchange(_h, {}); }
@@ -169,7 +157,7 @@ class [[nodiscard]] task {
   handle _h;
 };
 
-// `co_await core::shielded(f())`: see task::shielded_awaiter.
+// `co_await core::shielded(f())`: see task::shielded().
 template <class T>
 auto shielded(task<T>&& t) noexcept {
   return std::move(t).shielded();

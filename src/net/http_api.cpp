@@ -211,13 +211,6 @@ core::task<http_response> http_api::info(const http_request&, const std::string&
   co_return v1_json(j + "}");
 }
 
-// Messages that went to a disk queue are written before OK; a failed write is upstream's 503.
-core::task<bool> http_api::committed() {
-  if (!_broker.has_unflushed()) co_return true;
-  int rc = co_await _broker.commit();
-  co_return rc >= 0;
-}
-
 core::task<http_response> http_api::pub(const http_request& req, const std::string&) {
   // The body first (its size was bounded by body_limit), then the topic, as upstream.
   if (req.body().empty()) co_return v1_error(400, "MSG_EMPTY");
@@ -241,8 +234,8 @@ core::task<http_response> http_api::pub(const http_request& req, const std::stri
     topic->publish_deferred(std::move(body), delay);
   else
     topic->publish(std::move(body));
-  bool stored = co_await committed();
-  if (!stored) co_return v1_error(503, "EXITING");
+  int stored = co_await _broker.commit_unflushed();  // messages on disk are written before OK
+  if (stored < 0) co_return v1_error(503, "EXITING");
   co_return v1_text("OK");
 }
 
@@ -278,8 +271,8 @@ core::task<http_response> http_api::mpub(const http_request& req, const std::str
   }
   broker::topic* topic = co_await _broker.get_topic(std::move(std::get<std::string>(topic_name)));
   for (const std::string_view m : messages) topic->publish(broker::message_body::copy_of(m));
-  bool stored = co_await committed();
-  if (!stored) co_return v1_error(503, "EXITING");
+  int stored = co_await _broker.commit_unflushed();  // messages on disk are written before OK
+  if (stored < 0) co_return v1_error(503, "EXITING");
   co_return v1_text("OK");
 }
 

@@ -67,8 +67,6 @@ class http_api {
 
   core::task<http_response> ping(const http_request&, const std::string&);
   core::task<http_response> info(const http_request&, const std::string&);
-  // Whether what this request published reached the disk queues it went to.
-  core::task<bool> committed();
   core::task<http_response> pub(const http_request&, const std::string&);
   core::task<http_response> mpub(const http_request&, const std::string&);
   core::task<http_response> stats(const http_request&, const std::string&);

@@ -49,8 +49,8 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
 // Bodies are read with connection::read_exact, under the read deadline read_loop sets.
 
 // Without waiting: the int32 / body at the front of what is buffered, consumed; nullopt when
-// not all of it has arrived (then read_i32 / read_body wait for it). MPUB's loop takes most
-// messages this way, with no coroutine frame per message.
+// not all of it has arrived (then read_i32 / read_body wait for it). PUB, DPUB and MPUB take
+// most messages this way, with no coroutine frame per message.
 std::optional<std::int32_t> take_i32(connection& conn) {
   std::string_view b = conn.buffered();
   if (b.size() < 4) return std::nullopt;
@@ -98,13 +98,15 @@ core::task<outcome> read_small_body(client& c, std::string_view cmd, std::string
 // PUB and DPUB: one message body, checked against --max-msg-size.
 core::task<outcome> read_message(client& c, std::string_view cmd, broker::message_body& out) {
   const std::int64_t max = c.opts().max_msg_size;
-  std::optional<std::int32_t> size = co_await read_i32(c);
+  std::optional<std::int32_t> size = take_i32(c.conn());
+  if (!size) size = co_await read_i32(c);
   if (!size) co_return fatal("E_BAD_MESSAGE", std::string(cmd) + " failed to read message body size");
   if (*size <= 0)
     co_return fatal("E_BAD_MESSAGE", std::string(cmd) + " invalid message body size " + str(*size));
   if (*size > max)
     co_return fatal("E_BAD_MESSAGE", std::string(cmd) + " message too big " + str(*size) + " > " + str(max));
-  std::optional<broker::message_body> body = co_await read_body(c, *size);
+  std::optional<broker::message_body> body = take_body(c.conn(), *size);
+  if (!body) body = co_await read_body(c, *size);
   if (!body) co_return fatal("E_BAD_MESSAGE", std::string(cmd) + " failed to read message body");
   out = std::move(*body);
   co_return std::nullopt;
@@ -330,10 +332,8 @@ outcome do_cls(client& c) {
 // failed <err>"), E_MPUB_FAILED or E_DPUB_FAILED.
 core::task<outcome> finish_publish(client& c, const std::string& topic, std::size_t count, const char* code,
                                    const char* command) {
-  if (c.broker().has_unflushed()) {
-    int rc = co_await c.broker().commit();
-    if (rc < 0) co_return fatal(code, std::string(command) + " failed " + broker::go::errno_text(rc));
-  }
+  int rc = co_await c.broker().commit_unflushed();
+  if (rc < 0) co_return fatal(code, std::string(command) + " failed " + broker::go::errno_text(rc));
   c.published(topic, count);
   c.respond("OK");
   co_return std::nullopt;

@@ -92,6 +92,22 @@ std::string be32(std::uint32_t n) {
   return std::string(reinterpret_cast<const char*>(&be), 4);
 }
 
+std::uint64_t load_be(std::string_view s, std::size_t at, std::size_t n) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
+  return v;
+}
+
+std::optional<wire_message> parse_message(const frame& f) {
+  if (f.type != frame_message || f.data.size() < 26) return std::nullopt;
+  wire_message m;
+  m.ts = std::int64_t(load_be(f.data, 0, 8));
+  m.attempts = std::uint16_t(load_be(f.data, 8, 2));
+  m.id = f.data.substr(10, 16);
+  m.body = f.data.substr(26);
+  return m;
+}
+
 // ---- wire_client ---------------------------------------------------------------------------
 
 wire_client::wire_client(std::uint16_t port, milliseconds timeout, const std::string& host) {

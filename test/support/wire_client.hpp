@@ -60,6 +60,18 @@ class deadline {
 
 // [int32 BE n]
 std::string be32(std::uint32_t n);
+// The big-endian unsigned integer of `n` bytes at `at` of `s`.
+std::uint64_t load_be(std::string_view s, std::size_t at, std::size_t n);
+
+// A message frame's data: [int64 ts][uint16 attempts][16-byte id][body].
+struct wire_message {
+  std::int64_t ts = 0;
+  std::uint16_t attempts = 0;
+  std::string id;
+  std::string body;
+};
+// nullopt unless `f` is a message frame of at least the 26 header bytes.
+std::optional<wire_message> parse_message(const frame& f);
 
 // A blocking TCP connection to 127.0.0.1:port (or `host`), with a read buffer.
 class wire_client {
