@@ -1,33 +1,50 @@
 // nsqd: upstream's start-up at a glance.
-//   options -> create (lock the data path, bind) -> load metadata -> persist metadata
-//   -> run the task group on every shard until the first failure or SIGTERM/SIGINT.
+//   parse options -> create the node (lock the data path, bind) -> load metadata
+//   -> persist metadata -> run the task group on every shard until the first failure or
+//   SIGTERM/SIGINT -> flush to disk -> exit code.
 // Exit codes: 0 after a signal, 1 for a bad flag, a start-up failure or a service failure.
 
 #include <cstdio>
 #include <exception>
 #include <optional>
-#include <stdexcept>
 
-#include "broker/options.hpp"
-#include "broker/server.hpp"
+#include "config/options.hpp"
 #include "core/log.hpp"
 #include "core/runtime.hpp"
 #include "core/signals.hpp"
 #include "core/syscheck.hpp"
+#include "core/task.hpp"
+#include "node/node.hpp"
 
 using namespace nsqd;
 
+namespace {
+
+// On shard 0, from LoadMetadata on.
+core::task<int> run(node::node& nsqd) {
+  co_await nsqd.start();
+  bool ok = co_await nsqd.load_metadata();
+  if (ok) ok = co_await nsqd.persist_metadata();
+  std::exception_ptr failure;
+  if (ok) failure = co_await nsqd.serve();
+  co_await nsqd.stop();
+  if (failure) std::rethrow_exception(failure);
+  co_return ok ? 0 : 1;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  broker::parse_result parsed = broker::parse_command_line(argc, argv);
-  if (parsed.outcome == broker::parse_outcome::exit_ok) {
+  config::parse_result parsed = config::parse_command_line(argc, argv);
+  if (parsed.outcome == config::parse_outcome::exit_ok) {
     std::fputs(parsed.message.c_str(), stdout);
     return 0;
   }
-  if (parsed.outcome == broker::parse_outcome::exit_error) {
+  if (parsed.outcome == config::parse_outcome::exit_error) {
     std::fprintf(stderr, "%s\n", parsed.message.c_str());
     return 1;
   }
-  const broker::options& opts = parsed.opts;
+  const config::options& opts = parsed.opts;
   core::logger log(opts.log_prefix, core::log_level(int(opts.log_level)));
 
   if (auto problem = core::io_uring_problem()) {
@@ -37,9 +54,9 @@ int main(int argc, char** argv) {
   // Before any thread exists, so that every shard inherits the mask.
   core::block_stop_signals();
 
-  std::optional<broker::server> server;
+  std::optional<node::node> nsqd;
   try {
-    server.emplace(opts, log);
+    nsqd.emplace(opts, log);
   } catch (const std::exception& e) {
     log.fatal("failed to instantiate nsqd - ", e.what());
     return 1;
@@ -47,7 +64,7 @@ int main(int argc, char** argv) {
 
   try {
     core::runtime shards(unsigned(opts.cores), log);
-    return shards.run([&] { return server->run(); });
+    return shards.run([&] { return run(*nsqd); });
   } catch (const std::exception& e) {
     log.fatal(e.what());
     return 1;

@@ -29,14 +29,14 @@
 #include <boost/json/value.hpp>
 
 #include "net/http_client.hpp"
-#include "net/v2_auth.hpp"
+#include "protocol/v2_auth.hpp"
 #include "test/support/coro_test.hpp"
 #include "test/support/nsqd_process.hpp"
 #include "test/support/wire_client.hpp"
 
 using namespace nsqd::test;
 namespace net = nsqd::net;
-namespace v2 = nsqd::net::v2;
+namespace protocol = nsqd::protocol;
 namespace bdata = boost::unit_test::data;
 using steady = std::chrono::steady_clock;
 
@@ -298,9 +298,9 @@ BOOST_AUTO_TEST_SUITE(units)
 
 BOOST_AUTO_TEST_CASE(parse_valid_answer) {
   auto now = steady::now();
-  v2::auth_answer a = v2::parse_auth_response(answer(60, good_authorizations), now);
+  protocol::auth_answer a = protocol::parse_auth_response(answer(60, good_authorizations), now);
   BOOST_REQUIRE_MESSAGE(a.state.has_value(), a.error);
-  const v2::auth_state& s = *a.state;
+  const protocol::auth_state& s = *a.state;
   BOOST_TEST(s.ttl == 60);
   BOOST_TEST(s.identity == "alice");
   BOOST_TEST(s.identity_url == "https://example.invalid/alice");
@@ -315,12 +315,12 @@ BOOST_AUTO_TEST_CASE(parse_valid_answer) {
   BOOST_TEST(s.allows("authok-1", "allowed"));
   BOOST_TEST(s.allows("authok-1", "forbidden") == false);
   BOOST_TEST(s.allows("authok-1", "allowed2") == false);
-  BOOST_TEST(v2::auth_success_json(s) ==
+  BOOST_TEST(protocol::auth_success_json(s) ==
              R"({"identity":"alice","identity_url":"https://example.invalid/alice","permission_count":2})");
 }
 
 BOOST_AUTO_TEST_CASE(unanchored_search_and_flags) {
-  auto a = v2::parse_auth_response(
+  auto a = protocol::parse_auth_response(
       R"({"ttl":1,"authorizations":[{"topic":"ok","channels":["b"],"permissions":["subscribe","publish"]},)"
       R"({"topic":"(?i)^CASE$","channels":[""],"permissions":["publish"]}]})",
       steady::now());
@@ -335,7 +335,7 @@ BOOST_AUTO_TEST_CASE(unanchored_search_and_flags) {
 BOOST_AUTO_TEST_CASE(go_json_rules) {
   auto now = steady::now();
   // keys case-insensitively, unknown keys ignored, null leaves fields empty
-  auto a = v2::parse_auth_response(
+  auto a = protocol::parse_auth_response(
       R"({"TTL":5,"Identity":null,"extra":[1,2],"Authorizations":[null,{"Topic":"t","CHANNELS":null,"permissions":null}]})",
       now);
   BOOST_REQUIRE_MESSAGE(a.state.has_value(), a.error);
@@ -343,13 +343,13 @@ BOOST_AUTO_TEST_CASE(go_json_rules) {
   BOOST_TEST(a.state->authorizations.size() == 2u);
   BOOST_TEST(a.state->allows("t", "") == false);  // no permissions, no channels
   // top-level null: every field zero, so ttl 0 is invalid
-  BOOST_TEST(!v2::parse_auth_response("null", now).state);
+  BOOST_TEST(!protocol::parse_auth_response("null", now).state);
 }
 
 BOOST_AUTO_TEST_CASE(invalid_answers) {
   auto now = steady::now();
   auto error_of = [&](const std::string& body) {
-    v2::auth_answer a = v2::parse_auth_response(body, now);
+    protocol::auth_answer a = protocol::parse_auth_response(body, now);
     BOOST_TEST(!a.state.has_value(), body);
     return a.error;
   };
@@ -372,17 +372,17 @@ BOOST_AUTO_TEST_CASE(invalid_answers) {
 }
 
 BOOST_AUTO_TEST_CASE(request_parameters) {
-  v2::auth_params p{"1.2.3.4", false, "s e&c=r/t+", ""};
-  BOOST_TEST(v2::auth_query(p) == "common_name=&remote_ip=1.2.3.4&secret=s+e%26c%3Dr%2Ft%2B&tls=false");
+  protocol::auth_params p{"1.2.3.4", false, "s e&c=r/t+", ""};
+  BOOST_TEST(protocol::auth_query(p) == "common_name=&remote_ip=1.2.3.4&secret=s+e%26c%3Dr%2Ft%2B&tls=false");
   p.tls = true;
   p.common_name = "cn";
-  BOOST_TEST(v2::auth_post_body(p) ==
+  BOOST_TEST(protocol::auth_post_body(p) ==
              R"({"common_name":["cn"],"remote_ip":["1.2.3.4"],"secret":["s e\u0026c=r/t+"],"tls":["true"]})");
-  BOOST_TEST(v2::auth_endpoint("127.0.0.1:4181") == "http://127.0.0.1:4181/auth");
-  BOOST_TEST(v2::auth_endpoint("http://h:1/custom") == "http://h:1/custom");
-  BOOST_TEST(v2::remote_ip_of("127.0.0.1:5555") == "127.0.0.1");
-  BOOST_TEST(v2::remote_ip_of("[::1]:5555") == "::1");
-  BOOST_TEST(v2::remote_ip_of("") == "");
+  BOOST_TEST(protocol::auth_endpoint("127.0.0.1:4181") == "http://127.0.0.1:4181/auth");
+  BOOST_TEST(protocol::auth_endpoint("http://h:1/custom") == "http://h:1/custom");
+  BOOST_TEST(protocol::remote_ip_of("127.0.0.1:5555") == "127.0.0.1");
+  BOOST_TEST(protocol::remote_ip_of("[::1]:5555") == "::1");
+  BOOST_TEST(protocol::remote_ip_of("") == "");
   BOOST_TEST(net::query_escape("aZ9-_.~ /%") == "aZ9-_.~+%2F%25");
 }
 

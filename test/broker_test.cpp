@@ -16,6 +16,8 @@
 
 using namespace nsqd;
 using namespace nsqd::broker;
+using namespace nsqd::storage;
+using nsqd::config::options;
 using namespace std::chrono_literals;
 
 namespace {

@@ -8,15 +8,15 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "broker/deferred_journal.hpp"
-#include "broker/disk_queue.hpp"
 #include "core/io.hpp"
 #include "core/task_group.hpp"
+#include "storage/deferred_journal.hpp"
+#include "storage/disk_queue.hpp"
 #include "test/support/coro_test.hpp"
 #include "test/support/nsqd_process.hpp"
 
 using namespace nsqd;
-using namespace nsqd::broker;
+using namespace nsqd::storage;
 
 namespace {
 

@@ -6,13 +6,14 @@
 #include <filesystem>
 #include <fstream>
 
-#include "broker/metadata.hpp"
-#include "broker/options.hpp"
+#include "config/options.hpp"
+#include "storage/metadata.hpp"
 #include "test/support/coro_test.hpp"
 #include "test/support/nsqd_process.hpp"
 
 using namespace nsqd;
-using namespace nsqd::broker;
+using namespace nsqd::storage;
+using nsqd::nsqd_version;
 
 namespace {
 

@@ -13,36 +13,37 @@
 #include <string>
 #include <vector>
 
-#include "broker/duration.hpp"
-#include "broker/go_syntax.hpp"
-#include "broker/options.hpp"
-#include "broker/options_table.hpp"
+#include "config/options.hpp"
+#include "config/options_table.hpp"
+#include "go/duration.hpp"
+#include "go/go_syntax.hpp"
 
 using namespace std::chrono_literals;
 using std::chrono::nanoseconds;
-namespace b = nsqd::broker;
+namespace config = nsqd::config;
+namespace go = nsqd::go;
 
 namespace {
 
 // Runs parse_command_line on {"nsqd", args...}.
-b::parse_result parse(std::initializer_list<std::string> args) {
+config::parse_result parse(std::initializer_list<std::string> args) {
   std::vector<std::string> all{"nsqd"};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<const char*> argv;
   for (const auto& a : all) argv.push_back(a.c_str());
   argv.push_back(nullptr);
-  return b::parse_command_line(int(all.size()), argv.data());
+  return config::parse_command_line(int(all.size()), argv.data());
 }
 
-b::options parse_ok(std::initializer_list<std::string> args) {
+config::options parse_ok(std::initializer_list<std::string> args) {
   auto r = parse(args);
-  BOOST_TEST_REQUIRE(int(r.outcome) == int(b::parse_outcome::run), r.message);
+  BOOST_TEST_REQUIRE(int(r.outcome) == int(config::parse_outcome::run), r.message);
   return r.opts;
 }
 
 std::string parse_error(std::initializer_list<std::string> args) {
   auto r = parse(args);
-  BOOST_TEST(int(r.outcome) == int(b::parse_outcome::exit_error));
+  BOOST_TEST(int(r.outcome) == int(config::parse_outcome::exit_error));
   BOOST_TEST(r.message.find('\n') == std::string::npos);
   return r.message;
 }
@@ -69,20 +70,20 @@ std::string write_config(const std::string& text) {
   return file.string();
 }
 
-b::options with_config(const std::string& toml, std::initializer_list<std::string> more = {}) {
+config::options with_config(const std::string& toml, std::initializer_list<std::string> more = {}) {
   std::vector<std::string> all{"nsqd", "--config=" + write_config(toml)};
   all.insert(all.end(), more.begin(), more.end());
   std::vector<const char*> argv;
   for (const auto& a : all) argv.push_back(a.c_str());
-  auto r = b::parse_command_line(int(all.size()), argv.data());
-  BOOST_TEST_REQUIRE(int(r.outcome) == int(b::parse_outcome::run), r.message);
+  auto r = config::parse_command_line(int(all.size()), argv.data());
+  BOOST_TEST_REQUIRE(int(r.outcome) == int(config::parse_outcome::run), r.message);
   return r.opts;
 }
 
 std::string config_error(const std::string& toml) {
   const std::string path = write_config(toml);
   auto r = parse({"--config", path});
-  BOOST_TEST(int(r.outcome) == int(b::parse_outcome::exit_error));
+  BOOST_TEST(int(r.outcome) == int(config::parse_outcome::exit_error));
   BOOST_TEST(r.message.find(path) != std::string::npos, r.message);
   return r.message;
 }
@@ -91,15 +92,15 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-std::string get(const b::options& o, std::string_view name) {
-  auto v = b::config_get(o, name);
+std::string get(const config::options& o, std::string_view name) {
+  auto v = config::config_get(o, name);
   BOOST_TEST_REQUIRE(v.has_value(), name);
   return v->body;
 }
 
-std::string validate_error(const b::options& o) {
+std::string validate_error(const config::options& o) {
   try {
-    b::validate(o);
+    config::validate(o);
   } catch (const std::invalid_argument& e) {
     return e.what();
   }
@@ -168,7 +169,7 @@ BOOST_AUTO_TEST_CASE(parses_go_syntax) {
   };
   for (const auto& r : rows) {
     std::string err;
-    auto got = b::parse_go_duration(r.text, &err);
+    auto got = go::parse_duration(r.text, &err);
     BOOST_TEST_REQUIRE(got.has_value(), r.text << ": " << err);
     BOOST_TEST(got->count() == r.want.count(), r.text);
   }
@@ -180,21 +181,21 @@ BOOST_AUTO_TEST_CASE(rejects_bad_text) {
         "1h-2m", "1e3s", "\x85\x85", "\xFF" "ff", "hello \xFF" "ff world", "1sm",
         "9223372036854775808ns", "9223372036854775.808us", "9223372036854ms775us808ns",
         "-9223372036854775809ns", "3000000h", "18446744073709551616ns", "99999999999999999999h"}) {
-    BOOST_TEST(!b::parse_go_duration(text).has_value(), '"' << text << '"');
+    BOOST_TEST(!go::parse_duration(text).has_value(), '"' << text << '"');
   }
 }
 
 BOOST_AUTO_TEST_CASE(error_messages_match_go) {
   std::string err;
-  BOOST_TEST(!b::parse_go_duration("", &err));
+  BOOST_TEST(!go::parse_duration("", &err));
   BOOST_TEST(err == "time: invalid duration \"\"");
-  BOOST_TEST(!b::parse_go_duration("3", &err));
+  BOOST_TEST(!go::parse_duration("3", &err));
   BOOST_TEST(err == "time: missing unit in duration \"3\"");
-  BOOST_TEST(!b::parse_go_duration("1d", &err));
+  BOOST_TEST(!go::parse_duration("1d", &err));
   BOOST_TEST(err == "time: unknown unit \"d\" in duration \"1d\"");
-  BOOST_TEST(!b::parse_go_duration("x1s", &err));
+  BOOST_TEST(!go::parse_duration("x1s", &err));
   BOOST_TEST(err == "time: invalid duration \"x1s\"");
-  BOOST_TEST(!b::parse_go_duration("3000000h", &err));
+  BOOST_TEST(!go::parse_duration("3000000h", &err));
   BOOST_TEST(err == "time: invalid duration \"3000000h\"");
 }
 
@@ -227,14 +228,14 @@ BOOST_AUTO_TEST_CASE(formats_like_go) {
       {nanoseconds::max(), "2562047h47m16.854775807s"},
       {nanoseconds::min(), "-2562047h47m16.854775808s"},
   };
-  for (const auto& r : rows) BOOST_TEST(b::format_go_duration(r.d) == r.want);
+  for (const auto& r : rows) BOOST_TEST(go::format_duration(r.d) == r.want);
 }
 
 BOOST_AUTO_TEST_CASE(format_then_parse_round_trips) {
   for (nanoseconds d : std::initializer_list<nanoseconds>{1ns, 1234ns, 5ms, 60s, 15min, 1h, 10min,
                                                          25ms, -3h - 1ns, nanoseconds::max(),
                                                          nanoseconds::min()}) {
-    auto back = b::parse_go_duration(b::format_go_duration(d));
+    auto back = go::parse_duration(go::format_duration(d));
     BOOST_TEST_REQUIRE(back.has_value());
     BOOST_TEST(back->count() == d.count());
   }
@@ -247,23 +248,23 @@ BOOST_AUTO_TEST_SUITE(go_syntax)
 
 BOOST_AUTO_TEST_CASE(parse_bool_is_strconv) {
   for (const char* t : {"1", "t", "T", "TRUE", "true", "True"})
-    BOOST_TEST((b::go::parse_bool(t) == std::optional<bool>(true)), t);
+    BOOST_TEST((go::parse_bool(t) == std::optional<bool>(true)), t);
   for (const char* t : {"0", "f", "F", "FALSE", "false", "False"})
-    BOOST_TEST((b::go::parse_bool(t) == std::optional<bool>(false)), t);
+    BOOST_TEST((go::parse_bool(t) == std::optional<bool>(false)), t);
   for (const char* t : {"", "yes", "no", "tRUE", "2", " true", "on"})
-    BOOST_TEST(!b::go::parse_bool(t).has_value(), t);
+    BOOST_TEST(!go::parse_bool(t).has_value(), t);
 }
 
 BOOST_AUTO_TEST_CASE(parse_int_bases) {
-  using b::go::num_error;
+  using go::num_error;
   auto ok = [](const char* t, int base) {
     std::int64_t v = -12345;
-    BOOST_TEST_REQUIRE((b::go::parse_int(t, base, v) == num_error::none), t);
+    BOOST_TEST_REQUIRE((go::parse_int(t, base, v) == num_error::none), t);
     return v;
   };
   auto err = [](const char* t, int base) {
     std::int64_t v = 0;
-    return b::go::parse_int(t, base, v);
+    return go::parse_int(t, base, v);
   };
   BOOST_TEST(ok("0", 0) == 0);
   BOOST_TEST(ok("42", 0) == 42);
@@ -289,42 +290,42 @@ BOOST_AUTO_TEST_CASE(parse_int_bases) {
 }
 
 BOOST_AUTO_TEST_CASE(parse_float) {
-  BOOST_TEST(*b::go::parse_float("0.99") == 0.99);
-  BOOST_TEST(*b::go::parse_float("+1") == 1.0);
-  BOOST_TEST(*b::go::parse_float("-0.5") == -0.5);
-  BOOST_TEST(*b::go::parse_float("1e-1") == 0.1);
-  BOOST_TEST(*b::go::parse_float(".5") == 0.5);
-  BOOST_TEST(std::isinf(*b::go::parse_float("-Inf")));
-  BOOST_TEST(std::isnan(*b::go::parse_float("NaN")));
+  BOOST_TEST(*go::parse_float("0.99") == 0.99);
+  BOOST_TEST(*go::parse_float("+1") == 1.0);
+  BOOST_TEST(*go::parse_float("-0.5") == -0.5);
+  BOOST_TEST(*go::parse_float("1e-1") == 0.1);
+  BOOST_TEST(*go::parse_float(".5") == 0.5);
+  BOOST_TEST(std::isinf(*go::parse_float("-Inf")));
+  BOOST_TEST(std::isnan(*go::parse_float("NaN")));
   for (const char* t : {"", "x", "0.5x", " 0.5", "1e999", "--1", "+-1", "nan(1)", "0.5 "})
-    BOOST_TEST(!b::go::parse_float(t).has_value(), t);
+    BOOST_TEST(!go::parse_float(t).has_value(), t);
 }
 
 BOOST_AUTO_TEST_CASE(numbers_as_go_prints_them) {
-  BOOST_TEST(b::go::json_float(0.99) == "0.99");
-  BOOST_TEST(b::go::json_float(1.0) == "1");
-  BOOST_TEST(b::go::json_float(0.5) == "0.5");
-  BOOST_TEST(b::go::json_float(1e-7) == "1e-7");
-  BOOST_TEST(b::go::json_float(1e21) == "1e+21");
-  BOOST_TEST(b::go::json_float(123456789.0) == "123456789");
-  BOOST_TEST(b::go::format_float(1.5) == "1.5");
-  BOOST_TEST(b::go::format_float(2.0) == "2");
-  BOOST_TEST(b::go::format_float(0.0) == "0");
-  BOOST_TEST(b::go::format_float(-0.25) == "-0.25");
-  BOOST_TEST(b::go::format_float(1e-5) == "1e-05");
-  BOOST_TEST(b::go::format_float(0.0001) == "0.0001");
-  BOOST_TEST(b::go::format_float(1e6) == "1e+06");
-  BOOST_TEST(b::go::format_float(123456.0) == "123456");
+  BOOST_TEST(go::json_float(0.99) == "0.99");
+  BOOST_TEST(go::json_float(1.0) == "1");
+  BOOST_TEST(go::json_float(0.5) == "0.5");
+  BOOST_TEST(go::json_float(1e-7) == "1e-7");
+  BOOST_TEST(go::json_float(1e21) == "1e+21");
+  BOOST_TEST(go::json_float(123456789.0) == "123456789");
+  BOOST_TEST(go::format_float(1.5) == "1.5");
+  BOOST_TEST(go::format_float(2.0) == "2");
+  BOOST_TEST(go::format_float(0.0) == "0");
+  BOOST_TEST(go::format_float(-0.25) == "-0.25");
+  BOOST_TEST(go::format_float(1e-5) == "1e-05");
+  BOOST_TEST(go::format_float(0.0001) == "0.0001");
+  BOOST_TEST(go::format_float(1e6) == "1e+06");
+  BOOST_TEST(go::format_float(123456.0) == "123456");
 }
 
 BOOST_AUTO_TEST_CASE(json_strings) {
-  BOOST_TEST(b::go::json_string("127.0.0.1:4160") == "\"127.0.0.1:4160\"");
-  BOOST_TEST(b::go::json_string("a\"b\\c") == "\"a\\\"b\\\\c\"");
-  BOOST_TEST(b::go::json_string("<&>") == "\"\\u003c\\u0026\\u003e\"");
-  BOOST_TEST(b::go::json_string("\n\t\x01") == "\"\\n\\t\\u0001\"");
-  BOOST_TEST(b::go::json_string("\xC2\xB5") == "\"\xC2\xB5\"");
-  BOOST_TEST(b::go::json_string("a\xFF" "b") == "\"a\\ufffdb\"");
-  BOOST_TEST(b::go::json_string("\xE2\x80\xA8") == "\"\\u2028\"");
+  BOOST_TEST(go::json_string("127.0.0.1:4160") == "\"127.0.0.1:4160\"");
+  BOOST_TEST(go::json_string("a\"b\\c") == "\"a\\\"b\\\\c\"");
+  BOOST_TEST(go::json_string("<&>") == "\"\\u003c\\u0026\\u003e\"");
+  BOOST_TEST(go::json_string("\n\t\x01") == "\"\\n\\t\\u0001\"");
+  BOOST_TEST(go::json_string("\xC2\xB5") == "\"\xC2\xB5\"");
+  BOOST_TEST(go::json_string("a\xFF" "b") == "\"a\\ufffdb\"");
+  BOOST_TEST(go::json_string("\xE2\x80\xA8") == "\"\\u2028\"");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -333,10 +334,10 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(defaults)
 
 BOOST_AUTO_TEST_CASE(upstream_defaults) {
-  const b::options o = parse_ok({});
+  const config::options o = parse_ok({});
   BOOST_TEST(!o.version);
   BOOST_TEST(o.config == "");
-  BOOST_TEST(int(o.log_level) == int(b::log_level::info));
+  BOOST_TEST(int(o.log_level) == int(config::log_level::info));
   BOOST_TEST(o.log_prefix == "[nsqd] ");
   BOOST_TEST(o.https_address == "0.0.0.0:4152");
   BOOST_TEST(o.http_address == "0.0.0.0:4151");
@@ -344,7 +345,7 @@ BOOST_AUTO_TEST_CASE(upstream_defaults) {
   BOOST_TEST(o.auth_http_addresses.empty());
   BOOST_TEST(o.auth_http_request_method == "get");
   BOOST_TEST(o.broadcast_address == hostname());
-  BOOST_TEST(o.node_id == b::default_node_id(hostname()));
+  BOOST_TEST(o.node_id == config::default_node_id(hostname()));
   BOOST_TEST(o.broadcast_tcp_port == 0);
   BOOST_TEST(o.broadcast_http_port == 0);
   BOOST_TEST(o.lookupd_tcp_addresses.empty());
@@ -391,20 +392,20 @@ BOOST_AUTO_TEST_CASE(upstream_defaults) {
 }
 
 BOOST_AUTO_TEST_CASE(node_id_is_crc32_of_md5_of_hostname) {
-  BOOST_TEST(b::default_node_id("vm") == 617);
-  BOOST_TEST(b::default_node_id("localhost") == 16);
-  BOOST_TEST(b::default_node_id("") == 812);
+  BOOST_TEST(config::default_node_id("vm") == 617);
+  BOOST_TEST(config::default_node_id("localhost") == 16);
+  BOOST_TEST(config::default_node_id("") == 812);
 }
 
 BOOST_AUTO_TEST_CASE(cores_default_is_affinity_count) {
   cpu_set_t set;
   CPU_ZERO(&set);
   BOOST_TEST_REQUIRE(::sched_getaffinity(0, sizeof set, &set) == 0);
-  BOOST_TEST(b::default_options().cores == CPU_COUNT(&set));
+  BOOST_TEST(config::default_options().cores == CPU_COUNT(&set));
 }
 
 BOOST_AUTO_TEST_CASE(table_declares_every_flag_once) {
-  const auto table = b::detail::option_table();
+  const auto table = config::detail::option_table();
   BOOST_TEST(table.size() == 59u);  // 57 upstream flags + --cores, --durable-publish
   BOOST_TEST(table.front().flag == "version");
   BOOST_TEST(table[table.size() - 3].flag == "enable-experiment");
@@ -414,12 +415,12 @@ BOOST_AUTO_TEST_CASE(table_declares_every_flag_once) {
       BOOST_TEST(table[i].flag != table[j].flag);
       BOOST_TEST(table[i].cfg != table[j].cfg);
     }
-  BOOST_TEST(b::detail::find_by_flag("node-id")->cfg == "id");
-  BOOST_TEST(b::detail::find_by_flag("lookupd-tcp-address")->cfg == "nsqlookupd_tcp_addresses");
-  BOOST_TEST(b::detail::find_by_flag("auth-http-address")->cfg == "auth_http_addresses");
-  BOOST_TEST(b::detail::find_by_flag("e2e-processing-latency-percentile")->cfg ==
+  BOOST_TEST(config::detail::find_by_flag("node-id")->cfg == "id");
+  BOOST_TEST(config::detail::find_by_flag("lookupd-tcp-address")->cfg == "nsqlookupd_tcp_addresses");
+  BOOST_TEST(config::detail::find_by_flag("auth-http-address")->cfg == "auth_http_addresses");
+  BOOST_TEST(config::detail::find_by_flag("e2e-processing-latency-percentile")->cfg ==
              "e2e_processing_latency_percentiles");
-  BOOST_TEST(b::detail::find_by_flag("enable-experiment")->cfg == "enable_experiment");
+  BOOST_TEST(config::detail::find_by_flag("enable-experiment")->cfg == "enable_experiment");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -434,8 +435,8 @@ BOOST_AUTO_TEST_CASE(value_syntax_forms) {
                     std::vector<std::string>{"-max-rdy-count", "7"}}) {
     std::vector<const char*> argv{"nsqd"};
     for (auto& a : args) argv.push_back(a.c_str());
-    auto r = b::parse_command_line(int(argv.size()), argv.data());
-    BOOST_TEST_REQUIRE(int(r.outcome) == int(b::parse_outcome::run), r.message);
+    auto r = config::parse_command_line(int(argv.size()), argv.data());
+    BOOST_TEST_REQUIRE(int(r.outcome) == int(config::parse_outcome::run), r.message);
     BOOST_TEST(r.opts.max_rdy_count == 7);
   }
 }
@@ -585,11 +586,11 @@ BOOST_AUTO_TEST_CASE(first_error_in_argument_order_is_reported) {
 BOOST_AUTO_TEST_CASE(help_lists_every_flag) {
   for (const char* h : {"--help", "-h", "-help", "--h"}) {
     auto r = parse({h});
-    BOOST_TEST(int(r.outcome) == int(b::parse_outcome::exit_ok), h);
+    BOOST_TEST(int(r.outcome) == int(config::parse_outcome::exit_ok), h);
     BOOST_TEST(r.message.rfind("Usage of nsqd:\n", 0) == 0u);
   }
   const std::string usage = parse({"--help"}).message;
-  for (const auto& spec : b::detail::option_table()) {
+  for (const auto& spec : config::detail::option_table()) {
     BOOST_TEST(contains(usage, "  -" + std::string(spec.flag)), spec.flag);
     BOOST_TEST(contains(usage, std::string(spec.help)), spec.flag);
   }
@@ -612,13 +613,13 @@ BOOST_AUTO_TEST_CASE(help_lists_every_flag) {
 
 BOOST_AUTO_TEST_CASE(version) {
   const auto r = parse({"--version"});
-  BOOST_TEST(int(r.outcome) == int(b::parse_outcome::exit_ok));
+  BOOST_TEST(int(r.outcome) == int(config::parse_outcome::exit_ok));
   BOOST_TEST(r.message == "nsqd v1.3.0 (built w/g++ " __VERSION__ ")\n");
-  BOOST_TEST(b::version_string() == "nsqd v1.3.0 (built w/g++ " __VERSION__ ")");
+  BOOST_TEST(config::version_string() == "nsqd v1.3.0 (built w/g++ " __VERSION__ ")");
   // Checked before the config file is read, after every flag is.
   BOOST_TEST(int(parse({"-version", "--config=/nonexistent/nsqd.cfg"}).outcome) ==
-             int(b::parse_outcome::exit_ok));
-  BOOST_TEST(int(parse({"--version", "--nope"}).outcome) == int(b::parse_outcome::exit_error));
+             int(config::parse_outcome::exit_ok));
+  BOOST_TEST(int(parse({"--version", "--nope"}).outcome) == int(config::parse_outcome::exit_error));
   BOOST_TEST(!parse_ok({"--version=false"}).version);
 }
 
@@ -728,7 +729,7 @@ BOOST_AUTO_TEST_CASE(flag_only_keys_and_overridden_keys_are_ignored) {
 
 BOOST_AUTO_TEST_CASE(bad_files_and_values_are_errors) {
   auto r = parse({"--config=/nonexistent/dir/nsqd.cfg"});
-  BOOST_TEST(int(r.outcome) == int(b::parse_outcome::exit_error));
+  BOOST_TEST(int(r.outcome) == int(config::parse_outcome::exit_error));
   BOOST_TEST(contains(r.message, "failed to load config file /nonexistent/dir/nsqd.cfg"),
              r.message);
   BOOST_TEST(contains(config_error("max_rdy_count = \n"), "failed to load config file"));
@@ -774,7 +775,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(validation)
 
 BOOST_AUTO_TEST_CASE(upstream_messages_in_upstream_order) {
-  b::options o = b::default_options();
+  config::options o = config::default_options();
   BOOST_TEST(validate_error(o) == "");
 
   o.max_deflate_level = 0;
@@ -790,15 +791,15 @@ BOOST_AUTO_TEST_CASE(upstream_messages_in_upstream_order) {
   o.max_deflate_level = 9;
   BOOST_TEST(validate_error(o) == "");
 
-  o.tls_required = b::tls_required::yes;
+  o.tls_required = config::tls_required::yes;
   BOOST_TEST(validate_error(o) == "cannot require TLS client connections without TLS key and cert");
-  o.tls_required = b::tls_required::except_http;
+  o.tls_required = config::tls_required::except_http;
   BOOST_TEST(validate_error(o) == "cannot require TLS client connections without TLS key and cert");
   o.tls_cert = "cert.pem";
   o.tls_key = "key.pem";
   BOOST_TEST(validate_error(o) == "");
   o.tls_cert = o.tls_key = "";
-  o.tls_required = b::tls_required::no;
+  o.tls_required = config::tls_required::no;
   o.tls_client_auth_policy = "require-verify";
   BOOST_TEST(validate_error(o) == "cannot require TLS client connections without TLS key and cert");
   o.tls_client_auth_policy = "";
@@ -843,12 +844,12 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(config_api)
 
 BOOST_AUTO_TEST_CASE(values_as_upstream_serves_them) {
-  const b::options o = parse_ok({"--tcp-address=127.0.0.1:4150", "--node-id=7"});
-  auto tcp = b::config_get(o, "tcp_address");
+  const config::options o = parse_ok({"--tcp-address=127.0.0.1:4150", "--node-id=7"});
+  auto tcp = config::config_get(o, "tcp_address");
   BOOST_TEST_REQUIRE(tcp.has_value());
   BOOST_TEST(tcp->is_text);
   BOOST_TEST(tcp->body == "127.0.0.1:4150");
-  BOOST_TEST(!b::config_get(o, "max_rdy_count")->is_text);
+  BOOST_TEST(!config::config_get(o, "max_rdy_count")->is_text);
   BOOST_TEST(get(o, "max_rdy_count") == "2500");
   BOOST_TEST(get(o, "mem_queue_size") == "10000");
   BOOST_TEST(get(o, "max_msg_size") == "1048576");
@@ -867,7 +868,7 @@ BOOST_AUTO_TEST_CASE(values_as_upstream_serves_them) {
 }
 
 BOOST_AUTO_TEST_CASE(lists) {
-  b::options o = parse_ok({});
+  config::options o = parse_ok({});
   BOOST_TEST(get(o, "nsqlookupd_tcp_addresses") == "[]");
   BOOST_TEST(get(o, "auth_http_addresses") == "[]");
   BOOST_TEST(get(o, "e2e_processing_latency_percentiles") == "null");
@@ -889,27 +890,27 @@ BOOST_AUTO_TEST_CASE(enums_follow_flags) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_and_flag_only_names) {
-  const b::options o;
+  const config::options o;
   for (const char* name : {"no_such_option", "", "max-rdy-count", "node_id", "version",
                            "config", "verbose", "worker_id", "queue_scan_interval",
                            "client_timeout", "lookupd_tcp_address"})
-    BOOST_TEST(!b::config_get(o, name).has_value(), name);
+    BOOST_TEST(!config::config_get(o, name).has_value(), name);
 }
 
 BOOST_AUTO_TEST_CASE(every_resolved_option_answers) {
-  const b::options o = b::default_options();
-  for (const auto& spec : b::detail::option_table())
-    BOOST_TEST(b::config_get(o, spec.cfg).has_value() == spec.resolved, spec.cfg);
+  const config::options o = config::default_options();
+  for (const auto& spec : config::detail::option_table())
+    BOOST_TEST(config::config_get(o, spec.cfg).has_value() == spec.resolved, spec.cfg);
 }
 
 BOOST_AUTO_TEST_CASE(log_level_names) {
-  for (auto l : {b::log_level::debug, b::log_level::info, b::log_level::warn,
-                 b::log_level::error, b::log_level::fatal})
-    BOOST_TEST(int(*b::parse_log_level(b::to_string(l))) == int(l));
-  BOOST_TEST(int(*b::parse_log_level("WARN")) == 3);
-  BOOST_TEST(!b::parse_log_level("loud").has_value());
-  BOOST_TEST(!b::parse_log_level("").has_value());
-  BOOST_TEST(!b::parse_log_level("warning").has_value());
+  for (auto l : {config::log_level::debug, config::log_level::info, config::log_level::warn,
+                 config::log_level::error, config::log_level::fatal})
+    BOOST_TEST(int(*config::parse_log_level(config::to_string(l))) == int(l));
+  BOOST_TEST(int(*config::parse_log_level("WARN")) == 3);
+  BOOST_TEST(!config::parse_log_level("loud").has_value());
+  BOOST_TEST(!config::parse_log_level("").has_value());
+  BOOST_TEST(!config::parse_log_level("warning").has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

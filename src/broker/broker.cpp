@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
-#include "broker/names.hpp"
 #include "core/cross_shard.hpp"
 #include "core/event.hpp"
 #include "core/io.hpp"
+#include "model/names.hpp"
 
 namespace nsqd::broker {
 
@@ -36,7 +36,7 @@ channel::channel(topic& owner, std::string name)
       _in_flight_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
       _deferred_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
       _remote_demand(owner.shard().shard_count(), false) {
-  const options& opts = owner.shard().opts();
+  const config::options& opts = owner.shard().opts();
   if (!opts.e2e_processing_latency_percentiles.empty())
     _e2e.emplace(opts.e2e_processing_latency_window_time, opts.e2e_processing_latency_percentiles,
                  unix_now_ns());
@@ -75,7 +75,7 @@ void channel::set_paused(bool paused) {
 }
 
 void channel::clear_memory() {
-  for (auto& [id, d] : _deferred) release_copy(_journal.get(), d.journal);
+  for (auto& [id, d] : _deferred) storage::release_copy(_journal.get(), d.journal);
   _queue.clear();
   _declined.clear();
   _in_flight.clear();
@@ -143,12 +143,12 @@ void channel::put(message m) {
   if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
 }
 
-void channel::put_deferred(message m, std::int64_t due_ns, std::optional<disk_position> on_disk,
-                           std::optional<deferred_journal::ref> journal) {
+void channel::put_deferred(message m, std::int64_t due_ns, std::optional<storage::disk_position> on_disk,
+                           std::optional<storage::deferred_journal::ref> journal) {
   message_id id = m.id;
   auto [it, fresh] = _deferred.try_emplace(id, deferred_entry{std::move(m), {}, on_disk, journal});
   if (!fresh) {  // the same message deferred twice: keep the first
-    release_copy(_journal.get(), journal);
+    storage::release_copy(_journal.get(), journal);
     return;
   }
   _deferred_pq.push(&it->second, due_ns);
@@ -320,7 +320,7 @@ bool channel::process_due(std::int64_t now_ns) {
   while (deferred_entry* d = _deferred_pq.pop_due(now_ns)) {
     dirty = true;
     message m = std::move(d->msg);
-    release_copy(_journal.get(), d->journal);
+    storage::release_copy(_journal.get(), d->journal);
     _deferred.erase(m.id);
     _queue.push_back(std::move(m));
   }
@@ -377,7 +377,7 @@ void topic::publish_deferred(message_body body, std::chrono::nanoseconds delay) 
   message m = make_message(std::move(body));
   std::int64_t due = unix_now_ns() + delay.count();
   if (_channels.empty() || _paused) {
-    std::optional<deferred_journal::ref> copy = _shard.keep_in_journal(_journal.get(), m);
+    std::optional<storage::deferred_journal::ref> copy = _shard.keep_in_journal(_journal.get(), m);
     _backlog.push_back({std::move(m), due, copy});  // keeps its due time while it waits
     return;
   }
@@ -387,7 +387,7 @@ void topic::publish_deferred(message_body body, std::chrono::nanoseconds delay) 
 void topic::hand_over(channel& ch, message m, std::int64_t due) {
   if (due > unix_now_ns()) {
     ++ch._message_count;
-    std::optional<deferred_journal::ref> copy = ch._topic._shard.keep_in_journal(ch._journal.get(), m);
+    std::optional<storage::deferred_journal::ref> copy = ch._topic._shard.keep_in_journal(ch._journal.get(), m);
     ch.put_deferred(std::move(m), due, std::nullopt, copy);
   } else {
     ch.put(std::move(m));
@@ -429,14 +429,14 @@ void topic::release_backlog() {
   held.swap(_backlog);
   for (waiting& w : held) {
     for (auto& [name, ch] : _channels) hand_over(*ch, w.msg, w.due);
-    release_copy(_journal.get(), w.journal);
+    storage::release_copy(_journal.get(), w.journal);
   }
   if (_disk && _disk->depth() > 0) start_disk_drain();
 }
 
 void topic::clear_backlog() {
   for (waiting& w : _backlog)
-    release_copy(_journal.get(), w.journal);
+    storage::release_copy(_journal.get(), w.journal);
   _backlog.clear();
 }
 
@@ -459,8 +459,8 @@ topic::counters topic::stats() const {
 
 // ---- broker_shard -----------------------------------------------------------------------------
 
-broker_shard::broker_shard(core::reactor& shard, const options& opts, const core::logger& log,
-                           std::vector<broker_shard*>& peers, int data_dir, node_health* health)
+broker_shard::broker_shard(core::reactor& shard, const config::options& opts, const core::logger& log,
+                           std::vector<broker_shard*>& peers, int data_dir, storage::node_health* health)
     : _reactor(shard), _opts(opts), _log(log), _peers(peers),
       _rng(std::random_device{}() ^ (std::uint64_t(shard.shard_id()) << 32)),
       _data_dir(data_dir), _health(health) {
@@ -568,8 +568,8 @@ core::task<bool> broker_shard::apply_admin(std::string topic_name, std::optional
     }
   }
   // Files of removed parts go once the parts are gone (a reader may still hold a queue).
-  std::vector<std::shared_ptr<disk_queue>> removed;
-  std::vector<std::shared_ptr<deferred_journal>> removed_journals;
+  std::vector<std::shared_ptr<storage::disk_queue>> removed;
+  std::vector<std::shared_ptr<storage::deferred_journal>> removed_journals;
   if (channel_name) {
     channel* c = t->find_channel(*channel_name);
     if (!c) co_return false;

@@ -15,7 +15,7 @@
 //   - Existence of topics and channels is a global fact decided by shard 0, which tells every
 //     shard to create its part (creation is idempotent on each shard).
 //
-// Names are validated by the caller (broker/names.hpp). All methods run on the part's shard.
+// Names are validated by the caller (model/names.hpp). All methods run on the part's shard.
 
 #include <chrono>
 #include <cstdint>
@@ -28,21 +28,21 @@
 #include <vector>
 
 #include "broker/consumer.hpp"
-#include "broker/deferred_journal.hpp"
-#include "broker/disk_queue.hpp"
-#include "broker/health.hpp"
-#include "broker/metadata.hpp"
-#include "broker/message.hpp"
-#include "broker/message_id.hpp"
-#include "broker/options.hpp"
 #include "broker/pqueue.hpp"
 #include "broker/quantile.hpp"
 #include "broker/stats.hpp"
+#include "config/options.hpp"
+#include "core/event.hpp"
 #include "core/log.hpp"
 #include "core/reactor.hpp"
 #include "core/task.hpp"
-#include "core/event.hpp"
 #include "core/task_group.hpp"
+#include "model/message.hpp"
+#include "model/message_id.hpp"
+#include "storage/deferred_journal.hpp"
+#include "storage/disk_queue.hpp"
+#include "storage/health.hpp"
+#include "storage/metadata.hpp"
 
 namespace nsqd::broker {
 
@@ -115,8 +115,8 @@ class channel {
   // `on_disk`: where the message's record already is in this part's disk queue (loaded from
   // the deferred sidecar; the queue skips that record). `journal`: its durable copy
   // (--durable-publish), released when the message leaves the deferred set.
-  void put_deferred(message m, std::int64_t due_ns, std::optional<disk_position> on_disk = {},
-                    std::optional<deferred_journal::ref> journal = {});
+  void put_deferred(message m, std::int64_t due_ns, std::optional<storage::disk_position> on_disk = {},
+                    std::optional<storage::deferred_journal::ref> journal = {});
   // Whether its disk queue is open (or it needs none).
   bool disk_ready() const noexcept;
 
@@ -139,8 +139,8 @@ class channel {
   struct deferred_entry {
     message msg;
     pqueue_slot pq_slot;
-    std::optional<disk_position> on_disk;
-    std::optional<deferred_journal::ref> journal;
+    std::optional<storage::disk_position> on_disk;
+    std::optional<storage::deferred_journal::ref> journal;
   };
 
   void pump();
@@ -176,8 +176,8 @@ class channel {
   std::vector<bool> _remote_demand;  // by shard: a consumer there is starving
   bool _stealing = false;            // a steal from other shards is under way
   bool _paused = false;
-  std::shared_ptr<disk_queue> _disk;  // null: memory only (#ephemeral, no data dir, opening)
-  std::shared_ptr<deferred_journal> _journal;  // --durable-publish: copies of _deferred
+  std::shared_ptr<storage::disk_queue> _disk;  // null: memory only (#ephemeral, no data dir, opening)
+  std::shared_ptr<storage::deferred_journal> _journal;  // --durable-publish: copies of _deferred
   bool _disk_reading = false;
   std::uint64_t _message_count = 0;
   std::uint64_t _requeue_count = 0;
@@ -246,12 +246,12 @@ class topic {
   struct waiting {
     message msg;
     std::int64_t due;
-    std::optional<deferred_journal::ref> journal = {};  // a DPUB's durable copy
+    std::optional<storage::deferred_journal::ref> journal = {};  // a DPUB's durable copy
   };
   void clear_backlog();
   std::deque<waiting> _backlog;
-  std::shared_ptr<disk_queue> _disk;  // overflow of _backlog past --mem-queue-size
-  std::shared_ptr<deferred_journal> _journal;  // --durable-publish: copies of deferred _backlog
+  std::shared_ptr<storage::disk_queue> _disk;  // overflow of _backlog past --mem-queue-size
+  std::shared_ptr<storage::deferred_journal> _journal;  // --durable-publish: copies of deferred _backlog
   bool _draining = false;             // a task moves the disk backlog to the channels
   bool _paused = false;
   std::uint64_t _message_count = 0;
@@ -269,13 +269,13 @@ class broker_shard {
   // built, by core::sharded, before any serves).
   // `data_dir`: the data directory's fd, for disk queues and nsqd.dat; -1 keeps everything
   // in memory (tests). `health` (optional) receives disk write failures.
-  broker_shard(core::reactor& shard, const options& opts, const core::logger& log,
-               std::vector<broker_shard*>& peers, int data_dir = -1, node_health* health = nullptr);
+  broker_shard(core::reactor& shard, const config::options& opts, const core::logger& log,
+               std::vector<broker_shard*>& peers, int data_dir = -1, storage::node_health* health = nullptr);
   ~broker_shard();
 
   unsigned shard_id() const noexcept { return _reactor.shard_id(); }
   unsigned shard_count() const noexcept;
-  const options& opts() const noexcept { return _opts; }
+  const config::options& opts() const noexcept { return _opts; }
   const core::logger& log() const noexcept { return _log; }
   core::reactor& reactor() const noexcept { return _reactor; }
 
@@ -338,7 +338,7 @@ class broker_shard {
 
   // ---- persistence (broker_persist.cpp) ----
   bool persistent() const noexcept { return _data_dir >= 0; }
-  const node_health* health() const noexcept { return _health; }
+  const storage::node_health* health() const noexcept { return _health; }
   // Disk queue file prefix of a part: "<topic>.diskqueue" or "<topic>:<channel>.diskqueue" on
   // shard 0 (upstream's names), with ".s<N>" appended on shard N.
   std::string queue_prefix(const std::string& topic_name, const std::string* channel_name) const;
@@ -349,28 +349,28 @@ class broker_shard {
   };
   std::vector<part_key> part_keys() const;
   // The part's disk queue; null when the part is gone or has none.
-  std::shared_ptr<disk_queue> part_disk(const part_key& key) const;
+  std::shared_ptr<storage::disk_queue> part_disk(const part_key& key) const;
   // Every disk queue of this shard's parts.
-  std::vector<std::shared_ptr<disk_queue>> disks() const;
-  disk_queue_limits disk_limits() const;
+  std::vector<std::shared_ptr<storage::disk_queue>> disks() const;
+  storage::disk_queue_limits disk_limits() const;
   // Something was put on a disk queue: publishers must commit() before answering OK.
   bool has_unflushed() const noexcept { return !_unflushed.empty(); }
   // Messages a part keeps in memory before it writes to disk: --mem-queue-size, or 0 with
   // --durable-publish (every message goes through the disk queue).
   std::int64_t memory_limit() const noexcept;
   // Background disk work of parts, in run()'s group (nothing happens when it is not running).
-  void empty_disk_later(std::shared_ptr<disk_queue> q);
+  void empty_disk_later(std::shared_ptr<storage::disk_queue> q);
   // Starts the queue's sync in the background when one is due (disk_queue::claim_sync).
-  void sync_disk_later(const std::shared_ptr<disk_queue>& q);
-  core::task<void> remove_disk(std::shared_ptr<disk_queue> q);
-  void note_unflushed(const std::shared_ptr<disk_queue>& q);
+  void sync_disk_later(const std::shared_ptr<storage::disk_queue>& q);
+  core::task<void> remove_disk(std::shared_ptr<storage::disk_queue> q);
+  void note_unflushed(const std::shared_ptr<storage::disk_queue>& q);
   // Puts `m` on `q` (null: none) for the next commit when its part already holds
   // memory_limit() messages in memory (`in_memory`); false: the part keeps it in memory.
-  bool spill(const std::shared_ptr<disk_queue>& q, std::size_t in_memory, const message& m);
+  bool spill(const std::shared_ptr<storage::disk_queue>& q, std::size_t in_memory, const message& m);
   // With --durable-publish: the durable copy of a deferred message in `j` (null: none), to be
   // committed with the publish.
-  std::optional<deferred_journal::ref> keep_in_journal(deferred_journal* j, const message& m);
-  std::shared_ptr<deferred_journal> part_journal(const part_key& key) const;
+  std::optional<storage::deferred_journal::ref> keep_in_journal(storage::deferred_journal* j, const message& m);
+  std::shared_ptr<storage::deferred_journal> part_journal(const part_key& key) const;
   // The topic of `key` and, for a channel's key, the channel (each null when missing).
   std::pair<topic*, channel*> find_part(const part_key& key) const;
   // Writes every disk record put so far on this shard (fsynced with --durable-publish). 0,
@@ -385,7 +385,7 @@ class broker_shard {
   core::task<int> persist_metadata_now();
   // Start (shard 0, before serving): nsqd.dat -> topics and channels on every shard, shard
   // 0's disk queues opened with their deferred sidecars, queue files other shards left
-  // after a crash taken in, nsqd.dat written back. Throws startup_error-like runtime_error.
+  // after a crash taken in. Throws runtime_error; persist_metadata_now() writes nsqd.dat back.
   core::task<void> load(std::string data_path_for_errors);
   // Stop (shard 0, after the services ended): every shard's memory, in-flight and deferred
   // messages and other shards' queue files into shard 0's queues (upstream's layout), queues
@@ -401,7 +401,7 @@ class broker_shard {
     std::vector<message> plain;
     std::vector<std::pair<message, std::int64_t>> deferred;  // with due times
     // Deferred messages whose records are still in this part's disk queue (sidecar-loaded).
-    std::vector<deferred_record> kept;
+    std::vector<storage::deferred_record> kept;
   };
   std::vector<part_contents> take_contents();
   // Closes every disk queue of this shard; on shards > 0 an empty queue is removed instead.
@@ -434,7 +434,7 @@ class broker_shard {
   friend class channel;
 
   core::reactor& _reactor;
-  const options& _opts;
+  const config::options& _opts;
   const core::logger& _log;
   std::vector<broker_shard*>& _peers;
   std::unordered_map<std::string, std::unique_ptr<topic>> _topics;
@@ -444,9 +444,9 @@ class broker_shard {
   std::mt19937_64 _rng;
   core::task_group* _group = nullptr;  // set while run() runs
   int _data_dir = -1;
-  node_health* _health = nullptr;
+  storage::node_health* _health = nullptr;
   // Disk queues with records put since the last commit took them.
-  std::vector<std::shared_ptr<disk_queue>> _unflushed;
+  std::vector<std::shared_ptr<storage::disk_queue>> _unflushed;
   std::uint64_t _commit_open = 0;   // the batch new records join
   std::uint64_t _commit_done = 0;   // batches below this are written (or failed)
   bool _committing = false;
@@ -463,10 +463,10 @@ class broker_shard {
   static core::task<void> open_part_disk(broker_shard* b, std::string topic_name,
                                          std::optional<std::string> channel_name);
   static core::task<void> read_disk_batch(broker_shard* b, std::string topic_name, std::string name,
-                                          std::shared_ptr<disk_queue> q, std::size_t max_records);
+                                          std::shared_ptr<storage::disk_queue> q, std::size_t max_records);
   static core::task<void> drain_topic_disk(broker_shard* b, std::string topic_name,
-                                           std::shared_ptr<disk_queue> q);
-  static core::task<void> forget_disk(broker_shard* b, std::shared_ptr<disk_queue> q, bool remove);
+                                           std::shared_ptr<storage::disk_queue> q);
+  static core::task<void> forget_disk(broker_shard* b, std::shared_ptr<storage::disk_queue> q, bool remove);
 };
 
 }  // namespace nsqd::broker

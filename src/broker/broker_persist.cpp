@@ -9,11 +9,11 @@
 #include <set>
 
 #include "broker/broker.hpp"
-#include "broker/go_syntax.hpp"
-#include "broker/names.hpp"
 #include "core/cross_shard.hpp"
 #include "core/file.hpp"
 #include "core/io.hpp"
+#include "go/go_syntax.hpp"
+#include "model/names.hpp"
 
 namespace nsqd::broker {
 
@@ -27,7 +27,7 @@ core::task<void> unlink_quietly(int dirfd, std::string name) {
   (void)co_await core::unlinkat(dirfd, name.c_str());
 }
 
-core::task<void> sync_quietly(std::shared_ptr<disk_queue> q) {
+core::task<void> sync_quietly(std::shared_ptr<storage::disk_queue> q) {
   (void)co_await q->sync();  // the queue logs a failure and tries again at the next
 }
 
@@ -49,11 +49,11 @@ struct part_file {
   bool journal = false;
 };
 std::optional<part_file> part_file_of(std::string_view file) {
-  std::optional<std::string> prefix = disk_queue::prefix_of_file(file);
+  std::optional<std::string> prefix = storage::disk_queue::prefix_of_file(file);
   if (!prefix) return std::nullopt;
   part_file out;
   out.prefix = *prefix;
-  std::optional<std::string> part = deferred_journal::part_prefix_of(*prefix);
+  std::optional<std::string> part = storage::deferred_journal::part_prefix_of(*prefix);
   out.journal = part.has_value();
   std::string_view stem = part ? *part : *prefix;
   constexpr std::string_view own = ".diskqueue";
@@ -96,27 +96,27 @@ std::pair<topic*, channel*> broker_shard::find_part(const part_key& key) const {
   return {t, key.channel_name ? t->find_channel(*key.channel_name) : nullptr};
 }
 
-std::shared_ptr<disk_queue> broker_shard::part_disk(const part_key& key) const {
+std::shared_ptr<storage::disk_queue> broker_shard::part_disk(const part_key& key) const {
   auto [t, c] = find_part(key);
   if (key.channel_name) return c ? c->_disk : nullptr;
   return t ? t->_disk : nullptr;
 }
 
-std::shared_ptr<deferred_journal> broker_shard::part_journal(const part_key& key) const {
+std::shared_ptr<storage::deferred_journal> broker_shard::part_journal(const part_key& key) const {
   auto [t, c] = find_part(key);
   if (key.channel_name) return c ? c->_journal : nullptr;
   return t ? t->_journal : nullptr;
 }
 
-std::vector<std::shared_ptr<disk_queue>> broker_shard::disks() const {
-  std::vector<std::shared_ptr<disk_queue>> out;
+std::vector<std::shared_ptr<storage::disk_queue>> broker_shard::disks() const {
+  std::vector<std::shared_ptr<storage::disk_queue>> out;
   for (const part_key& k : part_keys())
     if (auto q = part_disk(k)) out.push_back(std::move(q));
   return out;
 }
 
-disk_queue_limits broker_shard::disk_limits() const {
-  disk_queue_limits l;
+storage::disk_queue_limits broker_shard::disk_limits() const {
+  storage::disk_queue_limits l;
   l.max_bytes_per_file = _opts.max_bytes_per_file;
   l.max_msg_size = _opts.max_msg_size;
   l.sync_every = _opts.sync_every;
@@ -142,12 +142,12 @@ core::task<void> broker_shard::create_part(std::string topic_name, std::optional
 core::task<void> broker_shard::open_part_disk(broker_shard* b, std::string topic_name,
                                               std::optional<std::string> channel_name) {
   const std::string prefix = b->queue_prefix(topic_name, channel_name ? &*channel_name : nullptr);
-  auto q = std::make_shared<disk_queue>(b->_data_dir, prefix, b->disk_limits(), b->_log);
+  auto q = std::make_shared<storage::disk_queue>(b->_data_dir, prefix, b->disk_limits(), b->_log);
   int rc = co_await q->open();
   (void)rc;  // the queue logged it and starts empty
-  std::shared_ptr<deferred_journal> journal;
+  std::shared_ptr<storage::deferred_journal> journal;
   if (b->_opts.durable_publish) {
-    journal = std::make_shared<deferred_journal>(b->_data_dir, prefix, b->disk_limits(), b->_log,
+    journal = std::make_shared<storage::deferred_journal>(b->_data_dir, prefix, b->disk_limits(), b->_log,
                                                  [b](core::task<void> work) {
                                                    if (!b->_group) return false;
                                                    b->_group->spawn(std::move(work));
@@ -178,25 +178,25 @@ core::task<void> broker_shard::open_disks() {
       co_await open_part_disk(this, std::move(k.topic_name), std::move(k.channel_name));
 }
 
-core::task<void> broker_shard::forget_disk(broker_shard* b, std::shared_ptr<disk_queue> q, bool remove) {
+core::task<void> broker_shard::forget_disk(broker_shard* b, std::shared_ptr<storage::disk_queue> q, bool remove) {
   int rc = 0;
   if (remove)
     rc = co_await q->remove();
   else
     rc = co_await q->empty();
   if (rc < 0) b->_log.error("DISKQUEUE(", q->prefix(), "): failed to delete files - ", go::errno_text(rc));
-  co_await core::shielded(unlink_quietly(b->_data_dir, deferred_file_name(q->prefix())));
+  co_await core::shielded(unlink_quietly(b->_data_dir, storage::deferred_file_name(q->prefix())));
 }
 
-void broker_shard::empty_disk_later(std::shared_ptr<disk_queue> q) {
+void broker_shard::empty_disk_later(std::shared_ptr<storage::disk_queue> q) {
   if (_group) _group->spawn(forget_disk(this, std::move(q), false));
 }
 
-core::task<void> broker_shard::remove_disk(std::shared_ptr<disk_queue> q) {
+core::task<void> broker_shard::remove_disk(std::shared_ptr<storage::disk_queue> q) {
   co_await forget_disk(this, std::move(q), true);
 }
 
-void broker_shard::sync_disk_later(const std::shared_ptr<disk_queue>& q) {
+void broker_shard::sync_disk_later(const std::shared_ptr<storage::disk_queue>& q) {
   if (_group && q->claim_sync()) _group->spawn(sync_quietly(q));
 }
 
@@ -216,7 +216,7 @@ void channel::take_from_disk(std::vector<message> batch) {
 }
 
 core::task<void> broker_shard::read_disk_batch(broker_shard* b, std::string topic_name, std::string name,
-                                               std::shared_ptr<disk_queue> q, std::size_t max_records) {
+                                               std::shared_ptr<storage::disk_queue> q, std::size_t max_records) {
   if (q->pending() > 0) (void)co_await b->commit();  // records put but not yet written
   std::vector<message> batch = co_await q->read(max_records, disk_read_bytes);
   b->sync_disk_later(q);
@@ -234,7 +234,7 @@ void topic::start_disk_drain() {
 }
 
 core::task<void> broker_shard::drain_topic_disk(broker_shard* b, std::string topic_name,
-                                                std::shared_ptr<disk_queue> q) {
+                                                std::shared_ptr<storage::disk_queue> q) {
   for (bool more = true;;) {
     topic* t = b->find_topic(topic_name);
     if (!t || t->_disk != q) co_return;  // deleted meanwhile: its messages went with it
@@ -255,17 +255,17 @@ core::task<void> broker_shard::drain_topic_disk(broker_shard* b, std::string top
 
 // ---- commit -----------------------------------------------------------------------------------
 
-void broker_shard::note_unflushed(const std::shared_ptr<disk_queue>& q) {
+void broker_shard::note_unflushed(const std::shared_ptr<storage::disk_queue>& q) {
   if (std::find(_unflushed.begin(), _unflushed.end(), q) == _unflushed.end()) _unflushed.push_back(q);
 }
 
-bool broker_shard::spill(const std::shared_ptr<disk_queue>& q, std::size_t in_memory, const message& m) {
+bool broker_shard::spill(const std::shared_ptr<storage::disk_queue>& q, std::size_t in_memory, const message& m) {
   if (!q || std::int64_t(in_memory) < memory_limit() || !q->put(m)) return false;
   note_unflushed(q);
   return true;
 }
 
-std::optional<deferred_journal::ref> broker_shard::keep_in_journal(deferred_journal* j, const message& m) {
+std::optional<storage::deferred_journal::ref> broker_shard::keep_in_journal(storage::deferred_journal* j, const message& m) {
   if (!j) return std::nullopt;
   auto kept = j->keep(m);
   if (!kept) return std::nullopt;
@@ -294,7 +294,7 @@ core::task<int> broker_shard::commit() {
   _committing = true;
   _commit_finished.reset();
   const std::uint64_t batch = _commit_open++;
-  std::vector<std::shared_ptr<disk_queue>> queues;
+  std::vector<std::shared_ptr<storage::disk_queue>> queues;
   queues.swap(_unflushed);
   int err = 0;
   for (auto& q : queues) {
@@ -348,17 +348,17 @@ core::task<void> broker_shard::metadata_writer() {
 
 core::task<int> broker_shard::persist_metadata_now() {
   if (!persistent()) co_return 0;
-  std::vector<topic_meta> topics;
+  std::vector<storage::topic_meta> topics;
   for (auto& [tn, t] : _topics) {
     if (t->ephemeral()) continue;
-    topic_meta tm{tn, t->paused(), {}};
+    storage::topic_meta tm{tn, t->paused(), {}};
     for (auto& [cn, c] : t->_channels)
       if (!c->ephemeral()) tm.channels.push_back({cn, c->paused()});
     std::sort(tm.channels.begin(), tm.channels.end(), [](auto& a, auto& b) { return a.name < b.name; });
     topics.push_back(std::move(tm));
   }
   std::sort(topics.begin(), topics.end(), [](auto& a, auto& b) { return a.name < b.name; });
-  int rc = co_await save_metadata(_data_dir, topics);
+  int rc = co_await storage::save_metadata(_data_dir, topics);
   if (rc < 0) _log.error("failed to persist metadata - ", go::errno_text(rc));
   co_return rc;
 }
@@ -385,39 +385,37 @@ core::task<void> create_part_on(std::vector<broker_shard*>* peers, unsigned firs
 
 // Topics and channels of nsqd.dat on shards [first, last).
 core::task<void> create_loaded(std::vector<broker_shard*>* peers, unsigned first, unsigned last,
-                               const std::vector<topic_meta>* topics) {
-  for (const topic_meta& tm : *topics) {
+                               const std::vector<storage::topic_meta>* topics) {
+  for (const storage::topic_meta& tm : *topics) {
     co_await create_part_on(peers, first, last, tm.name, std::nullopt, tm.paused);
-    for (const channel_meta& cm : tm.channels) co_await create_part_on(peers, first, last, tm.name, cm.name, cm.paused);
+    for (const storage::channel_meta& cm : tm.channels) co_await create_part_on(peers, first, last, tm.name, cm.name, cm.paused);
   }
 }
 
 }  // namespace
 
 core::task<void> broker_shard::load(std::string data_path) {
-  std::string meta_path = data_path + "/" + std::string(metadata_file_name);
-  std::optional<std::vector<topic_meta>> meta = co_await load_metadata(_data_dir, meta_path, _log);
-  std::vector<topic_meta> topics;
+  std::string meta_path = data_path + "/" + std::string(storage::metadata_file_name);
+  std::optional<std::vector<storage::topic_meta>> meta = co_await storage::load_metadata(_data_dir, meta_path, _log);
+  std::vector<storage::topic_meta> topics;
   if (meta) topics = std::move(*meta);
-  for (const topic_meta& tm : topics) _log.info("TOPIC(", tm.name, "): loading from metadata");
+  for (const storage::topic_meta& tm : topics) _log.info("TOPIC(", tm.name, "): loading from metadata");
   // Shard 0's parts first, with upstream's files and the deferred sidecars; then files other
   // shards left after a crash go into them; only then do other shards open their own files.
   co_await create_loaded(&_peers, 0, 1, &topics);
   for (part_key& k : part_keys()) co_await load_sidecar(std::move(k));
   co_await take_in_leftovers(data_path);
   co_await create_loaded(&_peers, 1, shard_count(), &topics);
-  int rc = co_await persist_metadata_now();
-  if (rc < 0) throw std::runtime_error("failed to persist metadata - " + go::errno_text(rc));
-  _meta_dirty = false;
+  _meta_dirty = false;  // what was loaded is what nsqd.dat says; the node persists it next
 }
 
 core::task<void> broker_shard::load_sidecar(part_key key) {
-  std::shared_ptr<disk_queue> q = part_disk(key);
+  std::shared_ptr<storage::disk_queue> q = part_disk(key);
   if (!q) co_return;
   std::string text;
-  int rc = co_await core::read_file(_data_dir, deferred_file_name(q->prefix()), text);
+  int rc = co_await core::read_file(_data_dir, storage::deferred_file_name(q->prefix()), text);
   if (rc < 0) co_return;  // none (or unreadable: the records are delivered at once, as upstream)
-  for (const deferred_record& r : parse_deferred(text)) {
+  for (const storage::deferred_record& r : storage::parse_deferred(text)) {
     if (r.due_ns < 0) {  // a record already delivered from memory: never again
       q->skip(r.at, r.id);
       continue;
@@ -453,15 +451,15 @@ core::task<void> broker_shard::take_in_leftovers(std::string data_path) {
     size_t colon = queue.find(':');
     part_key key{queue.substr(0, colon), std::nullopt};
     if (colon != std::string::npos) key.channel_name = queue.substr(colon + 1);
-    std::shared_ptr<disk_queue> dst = part_disk(key);
+    std::shared_ptr<storage::disk_queue> dst = part_disk(key);
     if (!dst) {
       _log.warn("DISKQUEUE(", prefix, "): no such topic or channel; leaving its files");
       continue;
     }
-    disk_queue src(_data_dir, prefix, disk_limits(), _log);
+    storage::disk_queue src(_data_dir, prefix, disk_limits(), _log);
     (void)co_await src.open();
     _log.info("DISKQUEUE(", dst->prefix(), "): taking in ", src.depth(), " messages of ", prefix);
-    co_await merge_queue(src, *dst, _log);
+    co_await storage::merge_queue(src, *dst, _log);
   }
 }
 
@@ -532,22 +530,22 @@ core::task<void> broker_shard::flush_all() {
   }
   const std::int64_t now = unix_now_ns();
   for (const part_key& key : part_keys()) {
-    std::shared_ptr<disk_queue> q = part_disk(key);  // none for #ephemeral parts
+    std::shared_ptr<storage::disk_queue> q = part_disk(key);  // none for #ephemeral parts
     auto found = held.find({key.topic_name, key.channel_name.value_or("")});
     if (!q) {
       if (found != held.end()) _log.error("TOPIC(", key.topic_name, "): no disk queue; messages in memory are lost");
       continue;
     }
-    std::vector<deferred_record> sidecar;
-    std::set<disk_position> kept;
+    std::vector<storage::deferred_record> sidecar;
+    std::set<storage::disk_position> kept;
     if (found != held.end()) {
       for (part_contents& p : found->second) {
         for (message& m : p.plain) (void)q->put(m);
         for (auto& [m, due] : p.deferred) {
-          std::optional<disk_position> at = q->put(m);
+          std::optional<storage::disk_position> at = q->put(m);
           if (at && due > now) sidecar.push_back({*at, m.id, due});
         }
-        for (deferred_record& r : p.kept) {
+        for (storage::deferred_record& r : p.kept) {
           sidecar.push_back(r);
           kept.insert(r.at);
         }
@@ -562,17 +560,17 @@ core::task<void> broker_shard::flush_all() {
     for (unsigned n = 1; n < shard_count(); ++n) {
       std::string prefix = file_prefix(queue, n);
       if (!others.count(prefix)) continue;
-      disk_queue src(_data_dir, prefix, disk_limits(), _log);
+      storage::disk_queue src(_data_dir, prefix, disk_limits(), _log);
       (void)co_await src.open();
-      co_await merge_queue(src, *q, _log);
+      co_await storage::merge_queue(src, *q, _log);
     }
     rc = co_await q->close();
     if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to close - ", go::errno_text(rc));
-    std::string side = deferred_file_name(q->prefix());
+    std::string side = storage::deferred_file_name(q->prefix());
     if (sidecar.empty()) {
       co_await core::shielded(unlink_quietly(_data_dir, side));
     } else {
-      rc = co_await core::write_file_atomically(_data_dir, side, render_deferred(sidecar), 0600);
+      rc = co_await core::write_file_atomically(_data_dir, side, storage::render_deferred(sidecar), 0600);
       if (rc < 0) _log.error("failed to write ", side, " - ", go::errno_text(rc));
     }
   }
@@ -586,7 +584,7 @@ core::task<void> broker_shard::flush_all() {
 
 core::task<void> broker_shard::remove_journals() {
   for (const part_key& key : part_keys())
-    if (std::shared_ptr<deferred_journal> j = part_journal(key)) co_await j->remove();
+    if (std::shared_ptr<storage::deferred_journal> j = part_journal(key)) co_await j->remove();
 }
 
 }  // namespace nsqd::broker

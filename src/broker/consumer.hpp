@@ -1,6 +1,6 @@
 #pragma once
 // consumer: what a channel sees of a subscribed client (implemented by the V2 protocol's
-// client, net/protocol_v2.cpp). Lives on the shard of its connection; subscribed to one
+// client, protocol/protocol_v2.cpp). Lives on the shard of its connection; subscribed to one
 // channel part of that same shard. The channel decides what to send and keeps the in-flight
 // bookkeeping; the consumer turns deliveries into frames.
 
@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <string>
 
-#include "broker/message.hpp"
 #include "broker/stats.hpp"
+#include "model/message.hpp"
 
 namespace nsqd::broker {
 

@@ -7,7 +7,7 @@
 namespace nsqd::loops {
 
 core::task<void> queue_scan(broker::broker_shard& broker) {
-  const broker::options& opts = broker.opts();
+  const config::options& opts = broker.opts();
   size_t selection = size_t(std::max(1, opts.queue_scan_selection_count));
   for (;;) {
     int slept = co_await core::sleep_for(opts.queue_scan_interval);

@@ -14,8 +14,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
-#include "broker/go_syntax.hpp"
 #include "core/io.hpp"
+#include "go/go_syntax.hpp"
 #include "net/socket.hpp"
 
 namespace nsqd::net {
@@ -51,7 +51,7 @@ std::string go_method(std::string_view method) {
 std::string errno_text(int negative_errno) {
   if (negative_errno == -ETIMEDOUT) return "i/o timeout";
   if (negative_errno == -ECANCELED) return "operation cancelled";
-  return broker::go::errno_text(negative_errno);
+  return go::errno_text(negative_errno);
 }
 
 // The time left until `deadline` (none = unbounded); zero or less once it has passed.

@@ -13,7 +13,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/span_body.hpp>
 
-#include "broker/go_syntax.hpp"
+#include "go/go_syntax.hpp"
 
 namespace nsqd::net {
 
@@ -135,7 +135,7 @@ http_response v1_text(std::string body) {
 }
 
 http_response v1_error(unsigned status, std::string_view message) {
-  http_response r = v1_json("{\"message\":" + broker::go::json_string(message) + "}");
+  http_response r = v1_json("{\"message\":" + go::json_string(message) + "}");
   r.status = status;
   return r;
 }

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "broker/go_syntax.hpp"
+#include "go/go_syntax.hpp"
 
 namespace nsqd::net {
 
@@ -59,7 +59,7 @@ namespace {
 
 [[noreturn]] void fail(const std::string& address, const char* step, int err) {
   throw listen_error("listen (" + address + ") failed - listen tcp " + address + ": " + step +
-                     ": " + broker::go::errno_text(err));
+                     ": " + go::errno_text(err));
 }
 
 unique_fd bind_one(const std::string& address, const socket_address& where, bool reuseport) {

@@ -1,0 +1,147 @@
+#include "node/node.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+#include "core/cross_shard.hpp"
+#include "core/signals.hpp"
+#include "core/task_group.hpp"
+#include "go/go_syntax.hpp"
+#include "http/http_api_settings.hpp"
+#include "http/http_server.hpp"
+#include "loops/queue_scan.hpp"
+#include "protocol/tcp_server.hpp"
+
+namespace nsqd::node {
+
+namespace {
+
+net::unique_fd lock_data_path(const std::string& configured) {
+  std::string path = configured.empty() ? "." : configured;
+  net::unique_fd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) throw startup_error("open " + path + ": " + std::strerror(errno));
+  if (::flock(dir.get(), LOCK_EX | LOCK_NB) != 0)
+    throw startup_error("cannot flock directory " + path + " - " + std::strerror(errno) +
+                        " (possibly in use by another instance of nsqd)");
+  return dir;
+}
+
+// One shard's share of the work: its broker part, queue scan, TCP and HTTP listeners with
+// their connections.
+core::task<void> serve_shard(net::unique_fd* tcp_listener, net::unique_fd* http_listener,
+                             broker::broker_shard* part, http::http_shared* shared) {
+  core::task_group group{co_await core::this_context()};
+  group.spawn(part->run());
+  group.spawn(loops::queue_scan(*part));
+  group.spawn(protocol::serve_tcp(tcp_listener->get(), *part));
+  if (*http_listener) group.spawn(http::serve_http(http_listener->get(), *part, *shared));
+  co_await group.join();
+}
+
+// Stops the services when SIGTERM or SIGINT arrives; SIGHUP is accepted and ignored
+// (logs go to stderr, there is nothing to reopen).
+core::task<void> watch_signals(core::task_group* services, const core::logger* log) {
+  core::signal_watch signals;
+  for (;;) {
+    int sig = co_await signals.next();
+    if (sig < 0) co_return;  // cancelled: something else stopped the services
+    if (sig == SIGHUP) continue;
+    log->info("signal ", sig, " received, exiting");
+    services->cancel();
+    co_return;
+  }
+}
+
+core::task<void> run_on_shard(unsigned n, net::unique_fd* tcp_listener,
+                              net::unique_fd* http_listener,
+                              core::sharded<broker::broker_shard>* brokers,
+                              http::http_shared* shared) {
+  co_await brokers->invoke_on(n, [tcp_listener, http_listener, shared](broker::broker_shard& b) {
+    return serve_shard(tcp_listener, http_listener, &b, shared);
+  });
+}
+
+}  // namespace
+
+node::node(const config::options& opts, const core::logger& log) : _opts(opts), _log(log) {
+  _data_lock = lock_data_path(opts.data_path);
+  config::validate(opts);  // upstream checks its options after taking the lock
+  unsigned shards = unsigned(opts.cores < 1 ? 1 : opts.cores);
+  std::vector<net::unique_fd> tcp, http;
+  try {
+    tcp = net::listen_tcp(opts.tcp_address, shards);
+    if (!opts.http_address.empty()) http = net::listen_tcp(opts.http_address, shards);
+  } catch (const net::listen_error& e) {
+    throw startup_error(e.what());
+  }
+  _tcp_port = net::local_port(tcp.front().get());
+  if (!http.empty()) _http_port = net::local_port(http.front().get());
+  _listeners.resize(shards);
+  for (unsigned i = 0; i < shards; ++i) {
+    _listeners[i].tcp = std::move(tcp[i]);
+    if (!http.empty()) _listeners[i].http = std::move(http[i]);
+  }
+}
+
+core::task<void> node::start() {
+  _log.info("nsqd v", nsqd_version, " (built w/g++ " __VERSION__ ")");
+  _peers.assign(_listeners.size(), nullptr);
+  _brokers.emplace(unsigned(_listeners.size()));
+  co_await _brokers->start(std::cref(_opts), std::cref(_log), std::ref(_peers), _data_lock.get(),
+                           &_health);
+}
+
+core::task<bool> node::load_metadata() {
+  std::string error;
+  try {
+    // nsqd.dat and the queues, before any listener accepts (connections wait in the backlog).
+    co_await _brokers->invoke_on(0, [this](broker::broker_shard& b) {
+      return b.load(_opts.data_path.empty() ? "." : _opts.data_path);
+    });
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (!error.empty()) _log.fatal("failed to load metadata - ", error);
+  co_return error.empty();
+}
+
+core::task<bool> node::persist_metadata() {
+  const int rc = co_await _brokers->invoke_on(0, [](broker::broker_shard& b) {
+    return b.persist_metadata_now();
+  });
+  if (rc < 0) _log.fatal("failed to persist metadata - ", go::errno_text(rc));
+  _loaded = rc >= 0;
+  co_return _loaded;
+}
+
+core::task<std::exception_ptr> node::serve() {
+  _log.info("TCP: listening on ", _opts.tcp_address, " (", _listeners.size(), " shards)");
+  if (_http_port >= 0) _log.info("HTTP: listening on ", _opts.http_address);
+  // What every shard's HTTP side shares: the real ports, start time, run-time settings.
+  http::http_shared http_shared(_opts, _tcp_port, _http_port);
+  std::exception_ptr failure;
+  core::task_group services{co_await core::this_context()};
+  for (unsigned n = 0; n < _listeners.size(); ++n)
+    services.spawn(run_on_shard(n, &_listeners[n].tcp, &_listeners[n].http, &*_brokers, &http_shared));
+  services.spawn(watch_signals(&services, &_log));
+  try {
+    co_await services.join();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  co_return failure;
+}
+
+core::task<void> node::stop() {
+  // Every queued, in-flight and deferred message to disk, in upstream's layout; nsqd.dat.
+  if (_loaded) co_await _brokers->invoke_on(0, [](broker::broker_shard& b) { return b.flush_all(); });
+  co_await _brokers->stop();
+  if (_loaded) _log.info("TCP: closing ", _opts.tcp_address);
+}
+
+}  // namespace nsqd::node

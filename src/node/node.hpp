@@ -1,0 +1,70 @@
+#pragma once
+// node: nsqd itself, the one place that knows every room. main() runs it in upstream's order:
+//   node::node nsqd(opts, log);             // create: lock the data path, bind every listener
+//                                           //   (a held data path or a busy port throws
+//                                           //   startup_error)
+//   then, on shard 0 of a runtime with opts.cores shards:
+//   co_await nsqd.start();                  // every shard's broker part
+//   co_await nsqd.load_metadata();          // nsqd.dat and the queues   (false: logged, exit 1)
+//   co_await nsqd.persist_metadata();       // nsqd.dat written back     (false: logged, exit 1)
+//   auto failure = co_await nsqd.serve();   // the task group, until the first failure or
+//                                           //   SIGTERM/SIGINT
+//   co_await nsqd.stop();                   // every message to disk, shards' parts stopped
+// serve() is upstream's Main(): one service task per shard (broker part, queue scan, TCP and
+// HTTP accept loops and their connections) plus the signal watch on shard 0.
+
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+#include "broker/broker.hpp"
+#include "config/options.hpp"
+#include "core/log.hpp"
+#include "core/sharded.hpp"
+#include "core/task.hpp"
+#include "net/socket.hpp"
+#include "storage/health.hpp"
+
+namespace nsqd::node {
+
+// A start-up failure; main prints `FATAL: failed to instantiate nsqd - <what>` and exits 1.
+class startup_error : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class node {
+ public:
+  node(const config::options& opts, const core::logger& log);
+
+  const config::options& opts() const noexcept { return _opts; }
+  int tcp_port() const noexcept { return _tcp_port; }
+  int http_port() const noexcept { return _http_port; }
+
+  // Each runs on shard 0, in this order (see the top of this file).
+  core::task<void> start();
+  core::task<bool> load_metadata();
+  core::task<bool> persist_metadata();
+  // The failure that ended the services, or null after a signal.
+  core::task<std::exception_ptr> serve();
+  core::task<void> stop();
+
+ private:
+  struct shard_listeners {
+    net::unique_fd tcp;
+    net::unique_fd http;  // empty when --http-address is ""
+  };
+
+  const config::options& _opts;
+  const core::logger& _log;
+  net::unique_fd _data_lock;  // the data directory, flock'ed; its fd is the queues' dirfd
+  storage::node_health _health;
+  std::vector<shard_listeners> _listeners;  // by shard
+  int _tcp_port = -1;
+  int _http_port = -1;
+  std::vector<broker::broker_shard*> _peers;  // every shard's part, by shard
+  std::optional<core::sharded<broker::broker_shard>> _brokers;  // made by start()
+  bool _loaded = false;  // stop() flushes only what load_metadata() took in
+};
+
+}  // namespace nsqd::node
