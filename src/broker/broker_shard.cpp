@@ -1,0 +1,346 @@
+// A shard's broker: its topic and channel parts, global creation and admin through shard
+// 0, stats and producers, consumer counts, run().
+#include "broker/broker.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+
+#include "core/cross_shard.hpp"
+#include "core/event.hpp"
+#include "core/io.hpp"
+#include "model/names.hpp"
+
+namespace nsqd::broker {
+
+broker_shard::broker_shard(core::reactor& shard, const config::options& opts, const core::logger& log,
+                           std::vector<broker_shard*>& peers, int data_dir, storage::node_health* health)
+    : _reactor(shard), _opts(opts), _log(log), _peers(peers),
+      _rng(std::random_device{}() ^ (std::uint64_t(shard.shard_id()) << 32)),
+      _data_dir(data_dir), _health(health) {
+  _peers[shard.shard_id()] = this;
+}
+
+broker_shard::~broker_shard() { _peers[shard_id()] = nullptr; }
+
+unsigned broker_shard::shard_count() const noexcept { return unsigned(_peers.size()); }
+
+topic* broker_shard::find_topic(std::string_view name) {
+  auto it = _topics.find(std::string(name));
+  return it == _topics.end() ? nullptr : it->second.get();
+}
+
+topic& broker_shard::ensure_topic(const std::string& name) {
+  auto it = _topics.find(name);
+  if (it != _topics.end()) return *it->second;
+  return *_topics.emplace(name, std::make_unique<topic>(*this, name)).first->second;
+}
+
+channel& broker_shard::ensure_channel(const std::string& topic_name, const std::string& name) {
+  return ensure_topic(topic_name).ensure_channel(name);
+}
+
+namespace {
+
+// On shard 0: creates the topic (and the channel, if named) on every shard.
+core::task<void> create_everywhere(std::vector<broker_shard*>* peers, const std::string* topic_name,
+                                   const std::string* channel_name) {
+  broker_shard* zero = (*peers)[0];
+  topic* known = zero->find_topic(*topic_name);
+  bool fresh = !known || (channel_name && !known->find_channel(*channel_name));
+  for (unsigned n = 0; n < peers->size(); ++n) {
+    broker_shard* peer = (*peers)[n];
+    co_await core::on_shard(n, [peer, topic_name, channel_name] {
+      std::optional<std::string> cn;
+      if (channel_name) cn = *channel_name;
+      return peer->create_part(*topic_name, std::move(cn));
+    });
+  }
+  if (fresh && !is_ephemeral(*topic_name) && !(channel_name && is_ephemeral(*channel_name)))
+    zero->persist_metadata();
+}
+
+}  // namespace
+
+// A part whose disk queue is still opening is not ready: a publish must not be answered from
+// memory alone where the options promise disk.
+core::task<topic*> broker_shard::get_topic(std::string name) {
+  if (topic* t = find_topic(name); t && t->disk_ready()) co_return t;
+  std::vector<broker_shard*>* peers = &_peers;
+  const std::string* n = &name;
+  co_await core::on_shard(0, [peers, n] { return create_everywhere(peers, n, nullptr); });
+  co_return &ensure_topic(name);
+}
+
+core::task<channel*> broker_shard::get_channel(std::string topic_name, std::string name) {
+  if (topic* t = find_topic(topic_name))
+    if (channel* c = t->find_channel(name); c && c->disk_ready()) co_return c;
+  std::vector<broker_shard*>* peers = &_peers;
+  const std::string* t = &topic_name;
+  const std::string* c = &name;
+  co_await core::on_shard(0, [peers, t, c] { return create_everywhere(peers, t, c); });
+  co_return &ensure_channel(topic_name, name);
+}
+
+std::vector<channel*> broker_shard::all_channels() {
+  std::vector<channel*> out;
+  for (auto& [tn, t] : _topics)
+    for (auto& [cn, c] : t->_channels) out.push_back(c.get());
+  return out;
+}
+
+std::vector<message> broker_shard::give_batch(const std::string& topic_name, const std::string& name,
+                                              unsigned starving_shard, size_t want) {
+  std::vector<message> out;
+  topic* t = find_topic(topic_name);
+  channel* c = t ? t->find_channel(name) : nullptr;
+  if (!c) return out;
+  // Messages a local sampling consumer declined go first (they are for other consumers),
+  // then the queue's backlog.
+  size_t n = std::min({want, c->_declined.size() + c->_queue.size(), max_steal_batch});
+  if (n == 0) {
+    c->_remote_demand[starving_shard] = true;
+    if (c->_disk && c->_disk->depth() > 0) c->start_disk_read();  // woken when it lands
+    return out;
+  }
+  out.reserve(n);
+  for (; out.size() < n && !c->_declined.empty(); c->_declined.pop_front())
+    out.push_back(std::move(c->_declined.front().first));
+  for (; out.size() < n; c->_queue.pop_front()) out.push_back(std::move(c->_queue.front()));
+  return out;
+}
+
+core::task<bool> broker_shard::apply_admin(std::string topic_name, std::optional<std::string> channel_name,
+                                           admin op) {
+  topic* t = find_topic(topic_name);
+  if (!t) co_return false;
+  if (op == admin::remove && shard_id() == 0) {  // deleted channels keep no consumer count
+    for (auto it = _consumer_counts.begin(); it != _consumer_counts.end();) {
+      bool match = channel_name ? it->first == topic_name + ":" + *channel_name
+                                : it->first.rfind(topic_name + ":", 0) == 0;
+      it = match ? _consumer_counts.erase(it) : std::next(it);
+    }
+  }
+  // Files of removed parts go once the parts are gone (a reader may still hold a queue).
+  std::vector<std::shared_ptr<storage::disk_queue>> removed;
+  std::vector<std::shared_ptr<storage::deferred_journal>> removed_journals;
+  if (channel_name) {
+    channel* c = t->find_channel(*channel_name);
+    if (!c) co_return false;
+    switch (op) {
+      case admin::pause: c->set_paused(true); break;
+      case admin::unpause: c->set_paused(false); break;
+      case admin::empty: c->empty(); break;
+      case admin::remove:
+        if (c->_disk) removed.push_back(c->_disk);
+        if (c->_journal) removed_journals.push_back(c->_journal);
+        t->drop_channel(*channel_name);
+        // An #ephemeral topic goes away with its last channel.
+        if (t->ephemeral() && t->_channels.empty()) _topics.erase(topic_name);
+        break;
+    }
+  } else {
+    switch (op) {
+      case admin::pause: t->set_paused(true); break;
+      case admin::unpause: t->set_paused(false); break;
+      case admin::empty:
+        t->clear_backlog();
+        if (t->_disk) empty_disk_later(t->_disk);
+        break;
+      case admin::remove: {
+        std::vector<std::string> names;
+        for (auto& [name, c] : t->_channels) {
+          names.push_back(name);
+          if (c->_disk) removed.push_back(c->_disk);
+          if (c->_journal) removed_journals.push_back(c->_journal);
+        }
+        if (t->_disk) removed.push_back(t->_disk);
+        if (t->_journal) removed_journals.push_back(t->_journal);
+        for (auto& name : names) t->drop_channel(name);
+        _topics.erase(topic_name);
+        break;
+      }
+    }
+  }
+  for (auto& q : removed) co_await remove_disk(q);
+  for (auto& j : removed_journals) co_await j->remove();
+  co_return true;
+}
+
+namespace {
+
+// On shard 0: applies an admin operation on every shard; true if any shard had the target.
+core::task<bool> admin_everywhere(std::vector<broker_shard*>* peers, const std::string* topic_name,
+                                  const std::string* channel_name, broker_shard::admin op) {
+  bool found = false;
+  std::optional<std::string> channel;
+  if (channel_name) channel = *channel_name;
+  for (unsigned n = 0; n < peers->size(); ++n) {
+    broker_shard* peer = (*peers)[n];
+    bool here = co_await core::on_shard(
+        n, [peer, topic_name, &channel, op] { return peer->apply_admin(*topic_name, channel, op); });
+    found |= here;
+  }
+  bool ephemeral = is_ephemeral(*topic_name) || (channel_name && is_ephemeral(*channel_name));
+  if (found && op != broker_shard::admin::empty && !ephemeral) (*peers)[0]->persist_metadata();
+  co_return found;
+}
+
+}  // namespace
+
+core::task<bool> broker_shard::topic_admin(std::string topic_name, admin op) {
+  std::vector<broker_shard*>* peers = &_peers;
+  const std::string* t = &topic_name;
+  bool found = co_await core::on_shard(0, [peers, t, op] { return admin_everywhere(peers, t, nullptr, op); });
+  co_return found;
+}
+
+core::task<bool> broker_shard::channel_admin(std::string topic_name, std::string name, admin op) {
+  std::vector<broker_shard*>* peers = &_peers;
+  const std::string* t = &topic_name;
+  const std::string* c = &name;
+  bool found = co_await core::on_shard(0, [peers, t, c, op] { return admin_everywhere(peers, t, c, op); });
+  co_return found;
+}
+
+std::vector<topic_stats> broker_shard::snapshot(const std::string& topic_filter,
+                                                const std::string& channel_filter,
+                                                bool include_clients) {
+  std::vector<topic_stats> out;
+  for (auto& [name, t] : _topics) {
+    if (!topic_filter.empty() && name != topic_filter) continue;
+    topic_stats ts;
+    ts.name = name;
+    topic::counters tc = t->stats();
+    ts.depth = tc.depth;
+    ts.backend_depth = tc.backend_depth;
+    ts.message_count = tc.message_count;
+    ts.message_bytes = tc.message_bytes;
+    ts.paused = t->paused();
+    for (auto& [cname, c] : t->_channels) {
+      ts.e2e.add(c->e2e_summary());  // the topic's latency merges all its channels (SPEC D.10)
+      if (!channel_filter.empty() && cname != channel_filter) continue;
+      ts.channels.push_back(c->snapshot(include_clients));
+    }
+    if (!channel_filter.empty() && ts.channels.empty()) continue;
+    out.push_back(std::move(ts));
+  }
+  return out;
+}
+
+core::task<std::vector<topic_stats>> broker_shard::gather_stats(std::string topic_filter,
+                                                                std::string channel_filter,
+                                                                bool include_clients) {
+  std::vector<topic_stats> total;
+  for (unsigned n = 0; n < shard_count(); ++n) {
+    broker_shard* peer = _peers[n];
+    const std::string* tf = &topic_filter;
+    const std::string* cf = &channel_filter;
+    std::vector<topic_stats> part = co_await core::on_shard(
+        n, [peer, tf, cf, include_clients] { return peer->snapshot(*tf, *cf, include_clients); });
+    merge_stats(total, std::move(part));
+  }
+  co_return total;
+}
+
+void broker_shard::remove_producer(const consumer& c) {
+  auto it = std::find(_producers.begin(), _producers.end(), &c);
+  if (it != _producers.end()) _producers.erase(it);
+}
+
+std::vector<client_stats> broker_shard::producer_snapshot() const {
+  std::vector<client_stats> out;
+  for (const consumer* c : _producers) out.push_back(stats_of(*c));
+  return out;
+}
+
+core::task<std::vector<client_stats>> broker_shard::gather_producers() {
+  std::vector<client_stats> all;
+  for (unsigned n = 0; n < shard_count(); ++n) {
+    broker_shard* peer = _peers[n];
+    std::vector<client_stats> part = co_await core::on_shard(n, [peer] { return peer->producer_snapshot(); });
+    for (auto& c : part) all.push_back(std::move(c));
+  }
+  co_return all;
+}
+
+bool broker_shard::in_flight_here(const std::string& topic_name, const std::string& name,
+                                  const message_id& id) {
+  topic* t = find_topic(topic_name);
+  channel* c = t ? t->find_channel(name) : nullptr;
+  return c && c->_in_flight.count(id) != 0;
+}
+
+core::task<bool> broker_shard::in_flight_elsewhere(std::string topic_name, std::string name,
+                                                   message_id id) {
+  for (unsigned n = 0; n < shard_count(); ++n) {
+    if (n == shard_id()) continue;
+    broker_shard* peer = _peers[n];
+    bool found = co_await core::on_shard(n, [peer, &topic_name, &name, &id] {
+      return peer->in_flight_here(topic_name, name, id);
+    });
+    if (found) co_return true;
+  }
+  co_return false;
+}
+
+namespace {
+
+std::string consumer_key(const std::string& topic_name, const std::string& name) {
+  return queue_name(topic_name, &name);
+}
+
+// On shard 0: one consumer fewer; an #ephemeral channel left without any goes away everywhere.
+core::task<void> release_on_shard0(std::vector<broker_shard*>* peers, std::string topic_name,
+                                   std::string name, bool ephemeral) {
+  broker_shard* zero = (*peers)[0];
+  std::int64_t left = co_await core::on_shard(0, [zero, &topic_name, &name] {
+    return zero->count_consumer(consumer_key(topic_name, name), -1, 0);
+  });
+  if (ephemeral && left == 0)
+    co_await core::on_shard(0, [peers, &topic_name, &name] {
+      return admin_everywhere(peers, &topic_name, &name, broker_shard::admin::remove);
+    });
+}
+
+}  // namespace
+
+std::int64_t broker_shard::count_consumer(const std::string& key, int delta, int max) {
+  std::int64_t& n = _consumer_counts[key];
+  if (delta > 0 && max > 0 && n >= max) return -1;
+  n += delta;
+  std::int64_t left = n;
+  if (n <= 0) _consumer_counts.erase(key);
+  return left;
+}
+
+core::task<bool> broker_shard::reserve_consumer(const std::string& topic_name, const std::string& name) {
+  broker_shard* zero = _peers[0];
+  std::string key = consumer_key(topic_name, name);
+  int max = _opts.max_channel_consumers;
+  std::int64_t n = co_await core::on_shard(0, [zero, &key, max] { return zero->count_consumer(key, 1, max); });
+  co_return n >= 0;
+}
+
+void broker_shard::release_consumer(const std::string& topic_name, const std::string& name,
+                                    bool ephemeral) {
+  if (!_group) {  // shutting down: nothing left to tidy
+    if (shard_id() == 0) count_consumer(consumer_key(topic_name, name), -1, 0);
+    return;
+  }
+  _group->spawn(release_on_shard0(&_peers, topic_name, name, ephemeral));
+}
+
+core::task<void> broker_shard::run() {
+  core::task_group group{co_await core::this_context()};
+  _group = &group;
+  if (persistent()) group.spawn(sync_loop());
+  if (_meta_dirty) persist_metadata();  // asked for before run()
+  core::event never;
+  co_await never.wait();  // until the server stops
+  _group = nullptr;
+  group.cancel();
+  co_await group.join();
+}
+
+}  // namespace nsqd::broker

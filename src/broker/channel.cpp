@@ -1,0 +1,349 @@
+// A channel part: subscribe, put, deliver, FIN/REQ/TOUCH, deferred and timeouts.
+#include "broker/broker.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+
+#include "core/cross_shard.hpp"
+#include "core/event.hpp"
+#include "core/io.hpp"
+#include "model/names.hpp"
+
+namespace nsqd::broker {
+
+std::int64_t unix_now_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+client_stats stats_of(const consumer& c) {
+  client_stats cs;
+  c.describe(cs);
+  cs.in_flight_count = c.counters.in_flight;
+  cs.message_count = c.counters.message_count;
+  cs.finish_count = c.counters.finish_count;
+  cs.requeue_count = c.counters.requeue_count;
+  return cs;
+}
+
+// ---- channel ----------------------------------------------------------------------------------
+
+channel::channel(topic& owner, std::string name)
+    : _topic(owner),
+      _name(std::move(name)),
+      _ephemeral(is_ephemeral(_name)),
+      _in_flight_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
+      _deferred_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
+      _remote_demand(owner.shard().shard_count(), false) {
+  const config::options& opts = owner.shard().opts();
+  if (!opts.e2e_processing_latency_percentiles.empty())
+    _e2e.emplace(opts.e2e_processing_latency_window_time, opts.e2e_processing_latency_percentiles,
+                 unix_now_ns());
+}
+
+channel::~channel() = default;
+
+core::task<bool> channel::subscribe(consumer& c) {
+  // Consumers are counted per nsqd (all shards) on shard 0, as upstream counts per channel.
+  broker_shard& shard = _topic.shard();
+  std::string topic_name = _topic.name();
+  std::string name = _name;
+  bool admitted = co_await shard.reserve_consumer(topic_name, name);
+  topic* t = shard.find_topic(topic_name);
+  channel* still = t ? t->find_channel(name) : nullptr;
+  if (!admitted) co_return false;
+  if (still != this) {  // deleted while we asked
+    shard.release_consumer(topic_name, name, false);
+    co_return false;
+  }
+  _consumers.push_back(&c);
+  pump();
+  co_return true;
+}
+
+void channel::unsubscribe(consumer& c) {
+  auto it = std::find(_consumers.begin(), _consumers.end(), &c);
+  if (it == _consumers.end()) return;
+  _consumers.erase(it);
+  _topic.shard().release_consumer(_topic.name(), _name, _ephemeral);
+}
+
+void channel::set_paused(bool paused) {
+  _paused = paused;
+  if (!paused) pump();
+}
+
+void channel::clear_memory() {
+  for (auto& [id, d] : _deferred) storage::release_copy(_journal.get(), d.journal);
+  _queue.clear();
+  _declined.clear();
+  _in_flight.clear();
+  _in_flight_pq.clear();
+  _deferred.clear();
+  _deferred_pq.clear();
+}
+
+void channel::empty() {
+  for (auto& [id, e] : _in_flight)
+    for (consumer* c : _consumers)
+      if (c->id() == e.owner) --c->counters.in_flight;
+  clear_memory();
+  if (_disk) _topic.shard().empty_disk_later(_disk);
+}
+
+void channel::close() {
+  std::vector<consumer*> leaving;
+  leaving.swap(_consumers);
+  for (consumer* c : leaving) c->channel_closed();
+}
+
+channel_stats channel::snapshot(bool include_clients) const {
+  channel_stats out;
+  counters c = stats();
+  out.name = _name;
+  out.depth = c.depth;
+  out.backend_depth = c.backend_depth;
+  out.in_flight = c.in_flight;
+  out.deferred = c.deferred;
+  out.message_count = c.message_count;
+  out.requeue_count = c.requeue_count;
+  out.timeout_count = c.timeout_count;
+  out.overflow_count = c.overflow_count;
+  out.client_count = c.clients;
+  out.paused = _paused;
+  if (include_clients)
+    for (consumer* con : _consumers) out.clients.push_back(stats_of(*con));
+  out.e2e = e2e_summary();
+  return out;
+}
+
+latency_summary channel::e2e_summary() const {
+  return _e2e ? _e2e->summary(unix_now_ns()) : latency_summary{};
+}
+
+void channel::ready(consumer&) { pump(); }
+
+void channel::put(message m) {
+  ++_message_count;
+  broker_shard& shard = _topic.shard();
+  if (shard.spill(_disk, _queue.size(), m)) {
+    pump();  // a hungry consumer starts a disk read
+    return;
+  }
+  _queue.push_back(std::move(m));
+  auto limit = shard.opts().mem_queue_size;
+  if (std::int64_t(_queue.size()) > limit && limit >= 0 && !_disk) {
+    // No disk queue (#ephemeral, or no data directory): keep the message and say so.
+    if (_overflow_count++ % 10000 == 0)
+      shard.log().warn("CHANNEL(", _topic.name(), ":", _name, "): memory queue over --mem-queue-size (",
+                       _queue.size(), " messages)");
+  }
+  pump();
+  if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
+}
+
+void channel::put_deferred(message m, std::int64_t due_ns, std::optional<storage::disk_position> on_disk,
+                           std::optional<storage::deferred_journal::ref> journal) {
+  message_id id = m.id;
+  auto [it, fresh] = _deferred.try_emplace(id, deferred_entry{std::move(m), {}, on_disk, journal});
+  if (!fresh) {  // the same message deferred twice: keep the first
+    storage::release_copy(_journal.get(), journal);
+    return;
+  }
+  _deferred_pq.push(&it->second, due_ns);
+}
+
+void channel::requeue_now(message m) {
+  _queue.push_back(std::move(m));
+  pump();
+  if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
+}
+
+void channel::deliver(consumer& c, message m) {
+  ++m.attempts;
+  std::int64_t now = unix_now_ns();
+  message_id id = m.id;
+  auto [it, fresh] = _in_flight.try_emplace(id, in_flight_entry{std::move(m), c.id(), now, {}});
+  in_flight_entry& e = it->second;
+  if (fresh) _in_flight_pq.push(&e, now + c.msg_timeout().count());
+  ++c.counters.in_flight;
+  ++c.counters.message_count;
+  c.deliver(e.msg);
+  if (!fresh) {
+    // The id is already in flight (upstream sends it anyway and does not track it).
+    --c.counters.in_flight;
+  }
+}
+
+bool channel::deliver_one(consumer& c) {
+  message m = std::move(_queue.front());
+  _queue.pop_front();
+  int rate = c.sample_rate();
+  if (rate > 0 && int(_topic.shard().rng()() % 100) >= rate) {
+    _declined.emplace_back(std::move(m), c.id());
+    return false;
+  }
+  deliver(c, std::move(m));
+  return true;
+}
+
+void channel::offer_declined() {
+  while (!_declined.empty()) {
+    auto& [m, decliner] = _declined.front();
+    consumer* taker = nullptr;
+    for (consumer* c : _consumers)
+      if (c->id() != decliner && c->credit() > 0) {
+        taker = c;
+        break;
+      }
+    if (!taker) return;
+    int rate = taker->sample_rate();
+    if (rate > 0 && int(_topic.shard().rng()() % 100) >= rate) {
+      decliner = taker->id();  // declined again, by another consumer
+      _declined.push_back(std::move(_declined.front()));
+      _declined.pop_front();
+      return;  // try again on the next pump
+    }
+    message msg = std::move(m);
+    _declined.pop_front();
+    deliver(*taker, std::move(msg));
+  }
+}
+
+void channel::pump() {
+  size_t n = _consumers.size();
+  if (n == 0 || _paused) return;
+  if (!_declined.empty()) offer_declined();
+  size_t idle = 0;
+  while (!_queue.empty() && idle < n) {
+    consumer& c = *_consumers[_next_consumer++ % n];
+    if (c.credit() <= 0) {
+      ++idle;
+      continue;
+    }
+    deliver_one(c);  // delivered or declined: either way the queue moved on
+    idle = 0;
+  }
+  if (!_declined.empty()) offer_declined();
+  if (!_queue.empty()) return;
+  bool hungry = false;
+  for (consumer* c : _consumers)
+    if (c->credit() > 0) hungry = true;
+  if (!hungry) return;
+  if (_disk && _disk->depth() > 0)
+    start_disk_read();  // this part's own backlog first
+  else if (_topic.shard().shard_count() > 1)
+    _topic.shard().start_steal(*this);
+}
+
+void channel::wake_remote_demand() {
+  for (unsigned s = 0; s < _remote_demand.size(); ++s) {
+    if (!_remote_demand[s]) continue;
+    _remote_demand[s] = false;
+    _topic.shard().notify_demand(*this, s);
+  }
+}
+
+std::int64_t channel::wanted() const {
+  if (!_queue.empty()) return 0;
+  std::int64_t credit = 0;
+  for (consumer* c : _consumers) credit += std::max<std::int64_t>(0, c->credit());
+  return credit;
+}
+
+void channel::take_batch(std::vector<message> batch) {
+  for (message& m : batch) _queue.push_back(std::move(m));
+  pump();
+}
+
+void channel::steal_ended() {
+  _stealing = false;
+  // Work may have arrived locally, or credit grown, while the steal was under way.
+  pump();
+}
+
+channel::result channel::finish(consumer& c, const message_id& id) {
+  auto it = _in_flight.find(id);
+  if (it == _in_flight.end()) return result::not_in_flight;
+  if (it->second.owner != c.id()) return result::not_owner;
+  if (_e2e) _e2e->record(it->second.msg.timestamp, unix_now_ns());
+  _in_flight_pq.remove(&it->second);
+  _in_flight.erase(it);
+  --c.counters.in_flight;
+  ++c.counters.finish_count;
+  pump();
+  return result::ok;
+}
+
+channel::result channel::requeue(consumer& c, const message_id& id, std::chrono::nanoseconds delay) {
+  auto it = _in_flight.find(id);
+  if (it == _in_flight.end()) return result::not_in_flight;
+  if (it->second.owner != c.id()) return result::not_owner;
+  _in_flight_pq.remove(&it->second);
+  message m = std::move(it->second.msg);
+  _in_flight.erase(it);
+  --c.counters.in_flight;
+  ++c.counters.requeue_count;
+  ++_requeue_count;
+  if (delay.count() <= 0)
+    requeue_now(std::move(m));
+  else {
+    put_deferred(std::move(m), unix_now_ns() + delay.count());
+    pump();
+  }
+  return result::ok;
+}
+
+channel::result channel::touch(consumer& c, const message_id& id) {
+  auto it = _in_flight.find(id);
+  if (it == _in_flight.end()) return result::not_in_flight;
+  if (it->second.owner != c.id()) return result::not_owner;
+  std::int64_t now = unix_now_ns();
+  std::int64_t limit = it->second.delivered_at + _topic.shard().opts().max_msg_timeout.count();
+  _in_flight_pq.update(&it->second, std::min(now + c.msg_timeout().count(), limit));
+  return result::ok;
+}
+
+bool channel::process_due(std::int64_t now_ns) {
+  bool dirty = false;
+  while (in_flight_entry* e = _in_flight_pq.pop_due(now_ns)) {
+    dirty = true;
+    message m = std::move(e->msg);
+    std::uint64_t owner = e->owner;
+    _in_flight.erase(m.id);
+    ++_timeout_count;
+    for (consumer* c : _consumers)
+      if (c->id() == owner) --c->counters.in_flight;
+    _queue.push_back(std::move(m));
+  }
+  while (deferred_entry* d = _deferred_pq.pop_due(now_ns)) {
+    dirty = true;
+    message m = std::move(d->msg);
+    storage::release_copy(_journal.get(), d->journal);
+    _deferred.erase(m.id);
+    _queue.push_back(std::move(m));
+  }
+  if (dirty) {
+    pump();
+    if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
+  }
+  return dirty;
+}
+
+channel::counters channel::stats() const {
+  counters out;
+  out.backend_depth = _disk ? _disk->depth() : 0;
+  out.depth = std::int64_t(_queue.size() + _declined.size()) + out.backend_depth;
+  out.in_flight = std::int64_t(_in_flight.size());
+  out.deferred = std::int64_t(_deferred.size());
+  out.message_count = _message_count;
+  out.requeue_count = _requeue_count;
+  out.timeout_count = _timeout_count;
+  out.clients = std::int64_t(_consumers.size());
+  out.overflow_count = _overflow_count;
+  return out;
+}
+
+}  // namespace nsqd::broker

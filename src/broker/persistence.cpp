@@ -1,0 +1,328 @@
+// The broker's persistence while it runs (DESIGN.md, Persistence): disk queues of topic and
+// channel parts (spill past --mem-queue-size, reads on demand, syncs), the publish commit
+// (group commit) and nsqd.dat.
+#include "broker/broker.hpp"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "broker/part_files.hpp"
+#include "core/cross_shard.hpp"
+#include "core/file.hpp"
+#include "core/io.hpp"
+#include "go/go_syntax.hpp"
+#include "model/names.hpp"
+
+namespace nsqd::broker {
+namespace {
+
+// Most bytes one disk read brings into memory.
+constexpr std::size_t disk_read_bytes = 4 << 20;
+
+// Failed commit batches remembered for callers still waiting on them.
+constexpr std::size_t commit_failures_kept = 4096;
+
+core::task<void> unlink_quietly(int dirfd, std::string name) {
+  (void)co_await core::unlinkat(dirfd, name.c_str());
+}
+
+core::task<void> sync_quietly(std::shared_ptr<storage::disk_queue> q) {
+  (void)co_await q->sync();  // the queue logs a failure and tries again at the next
+}
+
+}  // namespace
+
+// ---- parts and their queues -------------------------------------------------------------------
+
+std::string broker_shard::queue_prefix(const std::string& topic_name, const std::string* channel_name) const {
+  return file_prefix(queue_name(topic_name, channel_name), shard_id());
+}
+
+std::vector<broker_shard::part_key> broker_shard::part_keys() const {
+  std::vector<part_key> out;
+  for (auto& [tn, t] : _topics) {
+    out.push_back({tn, std::nullopt});
+    for (auto& [cn, c] : t->_channels) out.push_back({tn, cn});
+  }
+  return out;
+}
+
+std::pair<topic*, channel*> broker_shard::find_part(const part_key& key) const {
+  auto it = _topics.find(key.topic_name);
+  if (it == _topics.end()) return {nullptr, nullptr};
+  topic* t = it->second.get();
+  return {t, key.channel_name ? t->find_channel(*key.channel_name) : nullptr};
+}
+
+std::shared_ptr<storage::disk_queue> broker_shard::part_disk(const part_key& key) const {
+  auto [t, c] = find_part(key);
+  if (key.channel_name) return c ? c->_disk : nullptr;
+  return t ? t->_disk : nullptr;
+}
+
+std::shared_ptr<storage::deferred_journal> broker_shard::part_journal(const part_key& key) const {
+  auto [t, c] = find_part(key);
+  if (key.channel_name) return c ? c->_journal : nullptr;
+  return t ? t->_journal : nullptr;
+}
+
+std::vector<std::shared_ptr<storage::disk_queue>> broker_shard::disks() const {
+  std::vector<std::shared_ptr<storage::disk_queue>> out;
+  for (const part_key& k : part_keys())
+    if (auto q = part_disk(k)) out.push_back(std::move(q));
+  return out;
+}
+
+storage::disk_queue_limits broker_shard::disk_limits() const {
+  storage::disk_queue_limits l;
+  l.max_bytes_per_file = _opts.max_bytes_per_file;
+  l.max_msg_size = _opts.max_msg_size;
+  l.sync_every = _opts.sync_every;
+  l.sync_each_flush = _opts.durable_publish;
+  return l;
+}
+
+std::int64_t broker_shard::memory_limit() const noexcept {
+  return _opts.durable_publish ? 0 : _opts.mem_queue_size;
+}
+
+bool channel::disk_ready() const noexcept { return _disk || _ephemeral || !_topic.shard().persistent(); }
+bool topic::disk_ready() const noexcept { return _disk || _ephemeral || !_shard.persistent(); }
+
+core::task<void> broker_shard::create_part(std::string topic_name, std::optional<std::string> channel_name) {
+  if (channel_name)
+    ensure_channel(topic_name, *channel_name);
+  else
+    ensure_topic(topic_name);
+  co_await open_disks();
+}
+
+core::task<void> broker_shard::open_part_disk(broker_shard* b, std::string topic_name,
+                                              std::optional<std::string> channel_name) {
+  const std::string prefix = b->queue_prefix(topic_name, channel_name ? &*channel_name : nullptr);
+  auto q = std::make_shared<storage::disk_queue>(b->_data_dir, prefix, b->disk_limits(), b->_log);
+  int rc = co_await q->open();
+  (void)rc;  // the queue logged it and starts empty
+  std::shared_ptr<storage::deferred_journal> journal;
+  if (b->_opts.durable_publish) {
+    journal = std::make_shared<storage::deferred_journal>(b->_data_dir, prefix, b->disk_limits(), b->_log,
+                                                 [b](core::task<void> work) {
+                                                   if (!b->_group) return false;
+                                                   b->_group->spawn(std::move(work));
+                                                   return true;
+                                                 });
+    co_await journal->open(*q);
+  }
+  topic* t = b->find_topic(topic_name);
+  if (!t) co_return;
+  if (channel_name) {
+    channel* c = t->find_channel(*channel_name);
+    if (!c || c->_disk) co_return;
+    c->_disk = std::move(q);
+    c->_journal = std::move(journal);
+    c->pump();
+  } else {
+    if (t->_disk) co_return;
+    t->_disk = std::move(q);
+    t->_journal = std::move(journal);
+    t->release_backlog();
+  }
+}
+
+core::task<void> broker_shard::open_disks() {
+  if (!persistent()) co_return;
+  for (part_key& k : part_keys())
+    if (!part_disk(k) && !is_ephemeral(k.channel_name ? *k.channel_name : k.topic_name))
+      co_await open_part_disk(this, std::move(k.topic_name), std::move(k.channel_name));
+}
+
+core::task<void> broker_shard::forget_disk(broker_shard* b, std::shared_ptr<storage::disk_queue> q, bool remove) {
+  int rc = 0;
+  if (remove)
+    rc = co_await q->remove();
+  else
+    rc = co_await q->empty();
+  if (rc < 0) b->_log.error("DISKQUEUE(", q->prefix(), "): failed to delete files - ", go::errno_text(rc));
+  co_await core::shielded(unlink_quietly(b->_data_dir, storage::deferred_file_name(q->prefix())));
+}
+
+void broker_shard::empty_disk_later(std::shared_ptr<storage::disk_queue> q) {
+  if (_group) _group->spawn(forget_disk(this, std::move(q), false));
+}
+
+core::task<void> broker_shard::remove_disk(std::shared_ptr<storage::disk_queue> q) {
+  co_await forget_disk(this, std::move(q), true);
+}
+
+void broker_shard::sync_disk_later(const std::shared_ptr<storage::disk_queue>& q) {
+  if (_group && q->claim_sync()) _group->spawn(sync_quietly(q));
+}
+
+void channel::start_disk_read() {
+  broker_shard& shard = _topic.shard();
+  if (_disk_reading || !_disk || !shard._group) return;
+  _disk_reading = true;
+  // Enough for local consumers' credit; a full steal batch when other shards are waiting.
+  const bool remote = std::find(_remote_demand.begin(), _remote_demand.end(), true) != _remote_demand.end();
+  std::size_t want = remote ? max_steal_batch : std::size_t(std::clamp<std::int64_t>(wanted(), 64, 1024));
+  shard._group->spawn(broker_shard::read_disk_batch(&shard, _topic.name(), _name, _disk, want));
+}
+
+void channel::take_from_disk(std::vector<message> batch) {
+  take_batch(std::move(batch));
+  if (!_queue.empty()) wake_remote_demand();  // shards that asked while it was on disk
+}
+
+core::task<void> broker_shard::read_disk_batch(broker_shard* b, std::string topic_name, std::string name,
+                                               std::shared_ptr<storage::disk_queue> q, std::size_t max_records) {
+  if (q->pending() > 0) (void)co_await b->commit();  // records put but not yet written
+  std::vector<message> batch = co_await q->read(max_records, disk_read_bytes);
+  b->sync_disk_later(q);
+  topic* t = b->find_topic(topic_name);
+  channel* c = t ? t->find_channel(name) : nullptr;
+  if (!c || c->_disk != q) co_return;  // deleted meanwhile: its messages went with it
+  c->_disk_reading = false;
+  if (!batch.empty()) c->take_from_disk(std::move(batch));
+}
+
+void topic::start_disk_drain() {
+  if (_draining || !_disk || !_shard._group) return;
+  _draining = true;
+  _shard._group->spawn(broker_shard::drain_topic_disk(&_shard, _name, _disk));
+}
+
+core::task<void> broker_shard::drain_topic_disk(broker_shard* b, std::string topic_name,
+                                                std::shared_ptr<storage::disk_queue> q) {
+  for (bool more = true;;) {
+    topic* t = b->find_topic(topic_name);
+    if (!t || t->_disk != q) co_return;  // deleted meanwhile: its messages went with it
+    if (!more || t->_paused || t->_channels.empty() || q->depth() == 0) {
+      t->_draining = false;
+      co_return;
+    }
+    if (q->pending() > 0) (void)co_await b->commit();
+    std::vector<message> batch = co_await q->read(256, disk_read_bytes);
+    b->sync_disk_later(q);
+    t = b->find_topic(topic_name);
+    if (!t || t->_disk != q) co_return;
+    more = !batch.empty();
+    for (message& m : batch) t->fan_out(std::move(m));
+    (void)co_await b->commit_unflushed();
+  }
+}
+
+// ---- commit -----------------------------------------------------------------------------------
+
+void broker_shard::note_unflushed(const std::shared_ptr<storage::disk_queue>& q) {
+  if (std::find(_unflushed.begin(), _unflushed.end(), q) == _unflushed.end()) _unflushed.push_back(q);
+}
+
+bool broker_shard::spill(const std::shared_ptr<storage::disk_queue>& q, std::size_t in_memory, const message& m) {
+  if (!q || std::int64_t(in_memory) < memory_limit() || !q->put(m)) return false;
+  note_unflushed(q);
+  return true;
+}
+
+std::optional<storage::deferred_journal::ref> broker_shard::keep_in_journal(storage::deferred_journal* j, const message& m) {
+  if (!j) return std::nullopt;
+  auto kept = j->keep(m);
+  if (!kept) return std::nullopt;
+  note_unflushed(kept->second);
+  return kept->first;
+}
+
+core::task<int> broker_shard::commit_unflushed() {
+  if (!has_unflushed()) co_return 0;
+  int rc = co_await commit();
+  co_return rc;
+}
+
+core::task<int> broker_shard::commit() {
+  const std::uint64_t mine = _commit_open;  // the batch this caller's records are in
+  for (;;) {
+    if (_commit_done > mine) {
+      for (auto& [batch, rc] : _commit_failures)
+        if (batch == mine) co_return rc;
+      co_return 0;
+    }
+    if (!_committing) break;
+    int rc = co_await _commit_finished.wait();
+    if (rc < 0) co_return rc;  // cancelled while waiting: no answer is sent anyway
+  }
+  _committing = true;
+  _commit_finished.reset();
+  const std::uint64_t batch = _commit_open++;
+  std::vector<std::shared_ptr<storage::disk_queue>> queues;
+  queues.swap(_unflushed);
+  int err = 0;
+  for (auto& q : queues) {
+    int rc = co_await q->flush();
+    if (rc < 0 && err == 0) err = rc;
+    sync_disk_later(q);
+  }
+  _commit_done = batch + 1;
+  if (err < 0) {
+    _commit_failures.emplace_back(batch, err);
+    if (_commit_failures.size() > commit_failures_kept) _commit_failures.pop_front();
+    if (_health) _health->set_error("failed to write to disk queue - " + go::errno_text(err));
+    _log.error("failed to write messages to disk - ", go::errno_text(err));
+  } else if (_health && !queues.empty()) {
+    _health->set_ok();
+  }
+  _committing = false;
+  _commit_finished.set();
+  co_return err;
+}
+
+core::task<void> broker_shard::sync_loop() {
+  const auto period = std::max<std::chrono::nanoseconds>(_opts.sync_timeout, std::chrono::milliseconds(1));
+  for (;;) {
+    int r = co_await core::sleep_for(period);
+    if (r < 0) co_return;
+    (void)co_await commit_unflushed();
+    for (auto& q : disks())
+      if (q->dirty()) (void)co_await q->sync();
+  }
+}
+
+// ---- nsqd.dat ---------------------------------------------------------------------------------
+
+void broker_shard::persist_metadata() {
+  if (!persistent()) return;
+  _meta_dirty = true;
+  if (_meta_writing || !_group) return;
+  _meta_writing = true;
+  _group->spawn(metadata_writer());
+}
+
+core::task<void> broker_shard::metadata_writer() {
+  while (_meta_dirty) {
+    _meta_dirty = false;
+    int rc = co_await persist_metadata_now();
+    (void)rc;
+  }
+  _meta_writing = false;
+}
+
+core::task<int> broker_shard::persist_metadata_now() {
+  if (!persistent()) co_return 0;
+  std::vector<storage::topic_meta> topics;
+  for (auto& [tn, t] : _topics) {
+    if (t->ephemeral()) continue;
+    storage::topic_meta tm{tn, t->paused(), {}};
+    for (auto& [cn, c] : t->_channels)
+      if (!c->ephemeral()) tm.channels.push_back({cn, c->paused()});
+    std::sort(tm.channels.begin(), tm.channels.end(), [](auto& a, auto& b) { return a.name < b.name; });
+    topics.push_back(std::move(tm));
+  }
+  std::sort(topics.begin(), topics.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  int rc = co_await storage::save_metadata(_data_dir, topics);
+  if (rc < 0) _log.error("failed to persist metadata - ", go::errno_text(rc));
+  co_return rc;
+}
+
+}  // namespace nsqd::broker
