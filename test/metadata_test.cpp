@@ -46,7 +46,7 @@ BOOST_AUTO_TEST_CASE(parses_and_skips_invalid_names) {
   BOOST_CHECK_THROW(parse_metadata(R"({"topics":{"name":"x"}})", quiet), std::runtime_error);
 }
 
-BOOST_AUTO_TEST_CASE(fixture_metadata_parses) {
+BOOST_AUTO_TEST_CASE(fixture_metadata_parses, *boost::unit_test::precondition(test::needs_shared)) {
   std::optional<std::string> shared = test::shared_dir();
   BOOST_TEST_REQUIRE(shared.has_value(), "../shared not found: set NSQ_SHARED");
   auto topics = parse_metadata(test::read_file(*shared + "/fixtures/upstream-data/data/nsqd.dat"), quiet);

@@ -918,7 +918,7 @@ BOOST_AUTO_TEST_CASE(full_disk_fails_publishes_then_recovers) {
 
 // ---- 7. upstream's data directory -------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(upstream_data_directory_delivers_exactly_its_messages) {
+BOOST_AUTO_TEST_CASE(upstream_data_directory_delivers_exactly_its_messages, *boost::unit_test::precondition(needs_shared)) {
   auto shared = shared_dir();
   BOOST_TEST_REQUIRE(shared.has_value(), "../shared/fixtures/upstream-data not found: set NSQ_SHARED");
   const std::string fixture = *shared + "/fixtures/upstream-data";

@@ -50,20 +50,20 @@ BOOST_AUTO_TEST_SUITE(frame)
 
 BOOST_AUTO_TEST_CASE(big_endian_helpers) {
   char b[8];
-  protocol::put_u16(b, 0x1234);
+  net::put_u16(b, 0x1234);
   BOOST_TEST(std::string(b, 2) == bytes({0x12, 0x34}));
-  BOOST_TEST(protocol::get_u16(b) == 0x1234);
-  protocol::put_u32(b, 0xdeadbeef);
+  BOOST_TEST(net::get_u16(b) == 0x1234);
+  net::put_u32(b, 0xdeadbeef);
   BOOST_TEST(std::string(b, 4) == bytes({0xde, 0xad, 0xbe, 0xef}));
-  BOOST_TEST(protocol::get_u32(b) == 0xdeadbeefu);
-  BOOST_TEST(protocol::get_i32(b) == static_cast<std::int32_t>(0xdeadbeef));
-  protocol::put_u64(b, 0x0102030405060708ULL);
+  BOOST_TEST(net::get_u32(b) == 0xdeadbeefu);
+  BOOST_TEST(net::get_i32(b) == static_cast<std::int32_t>(0xdeadbeef));
+  net::put_u64(b, 0x0102030405060708ULL);
   BOOST_TEST(std::string(b, 8) == bytes({1, 2, 3, 4, 5, 6, 7, 8}));
-  BOOST_TEST(protocol::get_u64(b) == 0x0102030405060708ULL);
-  protocol::put_u64(b, std::numeric_limits<std::uint64_t>::max());
-  BOOST_TEST(protocol::get_u64(b) == std::numeric_limits<std::uint64_t>::max());
+  BOOST_TEST(net::get_u64(b) == 0x0102030405060708ULL);
+  net::put_u64(b, std::numeric_limits<std::uint64_t>::max());
+  BOOST_TEST(net::get_u64(b) == std::numeric_limits<std::uint64_t>::max());
   std::string out = "x";
-  protocol::append_u32(out, 5);
+  net::append_u32(out, 5);
   BOOST_TEST(out.size() == 5u);
   BOOST_TEST(out.substr(1) == bytes({0, 0, 0, 5}));
 }
@@ -99,7 +99,7 @@ BOOST_AUTO_TEST_CASE(message_frame) {
   const std::string expect = bytes({0, 0, 0, 4 + 26 + 2, 0, 0, 0, 2}) +
                              bytes({0x18, 0xea, 0x98, 0x9c, 0x0e, 0xdb, 0x50, 0x1e}) +  // ts
                              bytes({0, 1}) + "18a53f2fa7669000" + "hi";
-  BOOST_TEST(protocol::get_u64(expect.data() + 8) == static_cast<std::uint64_t>(spec_ts));
+  BOOST_TEST(net::get_u64(expect.data() + 8) == static_cast<std::uint64_t>(spec_ts));
   BOOST_TEST(out.substr(0, 6) == "prefix");
   BOOST_TEST(out.substr(6) == expect);
 

@@ -1,26 +1,40 @@
 #!/usr/bin/env bash
 # Builds nsqd twice (release, and debug with ASan+UBSan) and runs every test against both:
-# the Boost.Test suites (unit and black-box) and the upstream conformance groups delivered so
-# far. Ends with one line `N passed, N failed` counted over every test case that ran.
-# Usage: tools/test.sh            (from the repository root; ../shared must be beside it)
+# the layout check, the Boost.Test suites (unit and black-box), the nsqjs interop tests and,
+# when the shared suite is beside the clone (../shared, or $NSQ_SHARED), the upstream
+# conformance suite on 1 and 4 shards. Ends with one line `N passed, N failed` counted over
+# every test case that ran; what needs something absent is reported as SKIPPED, not failed.
+# Usage: tools/test.sh            (from the repository root)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 shared=${NSQ_SHARED:-$root/../shared}
 jobs=${JOBS:-$(nproc)}
+# Tests that run upstream's own programs (nsqlookupd, nsq_tail, ...) find them here; they are
+# skipped when there are none.
+if [ -z "${NSQ_UPSTREAM_BIN:-}" ] && [ -x "$shared/upstream/bin/nsqd" ]; then
+  export NSQ_UPSTREAM_BIN="$shared/upstream/bin"
+fi
 
 passed=0
 failed=0
+skipped=()
 log_dir=$root/build-test-logs
 rm -rf "$log_dir" && mkdir -p "$log_dir"
 
 count_boost() {  # $1 = suite name, $2 = log file, $3 = exit code
-  local p f
+  local p f k
   p=$(grep -Eo '^ *[0-9]+ test cases? out of [0-9]+ passed' "$2" | awk '{s+=$1} END {print s+0}')
   f=$(grep -Eo '^ *[0-9]+ test cases? out of [0-9]+ (failed|aborted)' "$2" | awk '{s+=$1} END {print s+0}')
+  k=$(grep -Eo '^ *[0-9]+ test cases? out of [0-9]+ skipped' "$2" | awk '{s+=$1} END {print s+0}')
   if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed before reporting
   passed=$((passed + p)); failed=$((failed + f))
-  printf '%-28s %4d passed, %4d failed\n' "$1" "$p" "$f"
+  if [ "$k" -gt 0 ]; then
+    printf '%-28s %4d passed, %4d failed, %4d SKIPPED (needs ../shared or NSQ_UPSTREAM_BIN)\n' "$1" "$p" "$f" "$k"
+    skipped+=("$1: $k")
+  else
+    printf '%-28s %4d passed, %4d failed\n' "$1" "$p" "$f"
+  fi
 }
 
 build() {  # $1 = dir, rest = meson options
@@ -50,7 +64,10 @@ not_built=(
 )
 run_conformance() {  # $1 = nsqd binary, $2 = label, $3 = extra args
   local out line name p=0 f=0 k=0 pattern
-  [ -f "$shared/conformance/nsq_conformance.py" ] || { echo "no conformance suite at $shared"; failed=$((failed + 1)); return; }
+  if [ ! -f "$shared/conformance/nsq_conformance.py" ]; then
+    printf '%-28s SKIPPED (no conformance suite at %s)\n' "conformance $2" "$shared"
+    skipped+=("conformance $2"); return
+  fi
   pattern='^$'   # matches no case name
   [ ${#not_built[@]} -eq 0 ] || pattern=$(IFS='|'; echo "^(${not_built[*]})")
   out=$(python3 "$shared/conformance/nsq_conformance.py" "$1" --keep-going --extra-args="$3" 2>&1)
@@ -84,6 +101,19 @@ run_interop() {  # $1 = nsqd binary, $2 = label, $3 = extra args
   printf '%-28s %4d passed, %4d failed\n' "interop/nsqjs $2" "$p" "${f:-0}"
 }
 
+run_layout() {
+  local out p f
+  out=$(python3 tools/check_layout.py "$root" 2>&1)
+  echo "$out" >"$log_dir/layout.log"
+  p=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+  f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+  [ -n "$p" ] || { p=0; f=1; }
+  [ "$f" -eq 0 ] || echo "$out" | grep -v ' passed, '
+  passed=$((passed + p)); failed=$((failed + f))
+  printf '%-28s %4d passed, %4d failed\n' "layout" "$p" "$f"
+}
+
+run_layout
 status=0
 build build -Dbuildtype=release || status=1
 build build-asan -Dbuildtype=debug -Dsanitize=true || status=1
@@ -97,5 +127,6 @@ run_conformance "$root/build/src/nsqd" "cores=4" "--cores=4"
 run_interop "$root/build/src/nsqd" "cores=1" "--cores=1"
 run_interop "$root/build/src/nsqd" "cores=4" "--cores=4"
 
+[ ${#skipped[@]} -eq 0 ] || echo "SKIPPED: ${skipped[*]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -15,7 +15,7 @@
 #include "http/http_api_metrics.hpp"
 #include "http/http_api_stats.hpp"
 #include "model/names.hpp"
-#include "protocol/frame.hpp"
+#include "net/big_endian.hpp"
 
 namespace nsqd::http {
 
@@ -42,14 +42,14 @@ std::uint64_t limit_of(std::int64_t configured) {
 std::variant<std::vector<std::string_view>, std::string_view> parse_binary_mpub(
     std::string_view body, std::int64_t max_msg_size, std::int64_t max_body_size) {
   if (body.size() < 4) return std::string_view("BAD_BODY");
-  const std::int32_t count = protocol::get_i32(body.data());
+  const std::int32_t count = net::get_i32(body.data());
   body.remove_prefix(4);
   if (count <= 0 || count > (max_body_size - 4) / 5) return std::string_view("BAD_BODY");
   std::vector<std::string_view> out;
   out.reserve(static_cast<std::size_t>(count));
   for (std::int32_t i = 0; i < count; ++i) {
     if (body.size() < 4) return std::string_view("BAD_MESSAGE");
-    const std::int32_t size = protocol::get_i32(body.data());
+    const std::int32_t size = net::get_i32(body.data());
     body.remove_prefix(4);
     if (size <= 0 || size > max_msg_size) return std::string_view("BAD_MESSAGE");
     if (body.size() < static_cast<std::size_t>(size)) return std::string_view("BAD_MESSAGE");

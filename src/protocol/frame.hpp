@@ -19,9 +19,8 @@
 #include <string>
 #include <string_view>
 
-#include <boost/endian/conversion.hpp>
-
 #include "model/message.hpp"
+#include "net/big_endian.hpp"
 
 namespace nsqd::protocol {
 
@@ -30,35 +29,6 @@ enum class frame_type : std::int32_t {
   error = 1,
   message = 2,
 };
-
-// --- big-endian helpers (Boost.Endian): no alignment required, no bounds checks. -----------
-
-inline void put_u16(char* out, std::uint16_t v) {
-  boost::endian::store_big_u16(reinterpret_cast<unsigned char*>(out), v);
-}
-inline void put_u32(char* out, std::uint32_t v) {
-  boost::endian::store_big_u32(reinterpret_cast<unsigned char*>(out), v);
-}
-inline void put_u64(char* out, std::uint64_t v) {
-  boost::endian::store_big_u64(reinterpret_cast<unsigned char*>(out), v);
-}
-inline std::uint16_t get_u16(const char* in) {
-  return boost::endian::load_big_u16(reinterpret_cast<const unsigned char*>(in));
-}
-inline std::uint32_t get_u32(const char* in) {
-  return boost::endian::load_big_u32(reinterpret_cast<const unsigned char*>(in));
-}
-inline std::uint64_t get_u64(const char* in) {
-  return boost::endian::load_big_u64(reinterpret_cast<const unsigned char*>(in));
-}
-// The protocol's signed sizes (`[int32 BE size]` before a body) read as two's complement.
-inline std::int32_t get_i32(const char* in) { return static_cast<std::int32_t>(get_u32(in)); }
-
-inline void append_u32(std::string& out, std::uint32_t v) {
-  char b[4];
-  put_u32(b, v);
-  out.append(b, 4);
-}
 
 // --- frames -------------------------------------------------------------------------------
 
@@ -73,8 +43,8 @@ inline constexpr std::size_t max_frame_data = std::numeric_limits<std::int32_t>:
 // Writes `[size=4+data_len][type]` to out[0..8).
 inline void write_frame_header(char* out, frame_type type, std::size_t data_len) {
   assert(data_len <= max_frame_data);
-  put_u32(out, static_cast<std::uint32_t>(data_len + 4));
-  put_u32(out + 4, static_cast<std::uint32_t>(type));
+  net::put_u32(out, static_cast<std::uint32_t>(data_len + 4));
+  net::put_u32(out + 4, static_cast<std::uint32_t>(type));
 }
 
 // Appends one whole frame.

@@ -54,7 +54,7 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
 std::optional<std::int32_t> take_i32(net::connection& conn) {
   std::string_view b = conn.buffered();
   if (b.size() < 4) return std::nullopt;
-  std::int32_t v = get_i32(b.data());
+  std::int32_t v = net::get_i32(b.data());
   conn.consume(4);
   return v;
 }

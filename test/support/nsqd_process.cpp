@@ -185,6 +185,26 @@ std::optional<std::string> shared_dir() {
   return std::nullopt;
 }
 
+std::optional<std::string> upstream_bin() {
+  const char* env = std::getenv("NSQ_UPSTREAM_BIN");
+  if (!env || !*env) return std::nullopt;
+  std::string dir(env);
+  if (::access((dir + "/nsqd").c_str(), X_OK) != 0) return std::nullopt;
+  return dir;
+}
+
+boost::test_tools::assertion_result needs_shared(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result ok(shared_dir().has_value());
+  if (!ok) ok.message() << "SKIPPED: ../shared not found (set NSQ_SHARED)";
+  return ok;
+}
+
+boost::test_tools::assertion_result needs_upstream_bin(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result ok(upstream_bin().has_value());
+  if (!ok) ok.message() << "SKIPPED: upstream programs not found (set NSQ_UPSTREAM_BIN)";
+  return ok;
+}
+
 data_dir::data_dir(const std::string& prefix) : temp_dir(prefix) {
   _fd = ::open(path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (_fd < 0) throw std::runtime_error("cannot open " + path());

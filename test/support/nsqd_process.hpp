@@ -27,6 +27,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/test/tools/assertion_result.hpp>
+#include <boost/test/tree/test_unit.hpp>
+
 namespace nsqd::test {
 
 using namespace std::chrono_literals;
@@ -84,6 +87,16 @@ std::string read_file(const std::string& path);
 // ../shared (or $NSQ_SHARED): looked for beside every ancestor of the test binary and of the
 // working directory; nullopt when there is none (its fixtures are then missing).
 std::optional<std::string> shared_dir();
+
+// $NSQ_UPSTREAM_BIN: the directory of upstream's programs (nsqd, nsqlookupd, nsq_tail, ...);
+// nullopt when unset or when it holds no nsqd.
+std::optional<std::string> upstream_bin();
+
+// Boost.Test preconditions: a case that needs ../shared or upstream's programs is reported
+// as skipped (with the reason) where they are absent, never as failed. Use as
+//   BOOST_AUTO_TEST_CASE(name, *boost::unit_test::precondition(test::needs_shared))
+boost::test_tools::assertion_result needs_shared(boost::unit_test::test_unit_id);
+boost::test_tools::assertion_result needs_upstream_bin(boost::unit_test::test_unit_id);
 
 // A temp_dir with a directory fd open on it, for code that works relative to a dirfd (disk
 // queues, nsqd.dat), and shorthand for the files in it.
