@@ -256,6 +256,9 @@ std::int64_t channel::wanted() const {
 void channel::take_batch(std::vector<message> batch) {
   for (message& m : batch) _queue.push_back(std::move(m));
   pump();
+  // What this shard's consumers could not take (no credit, or a sampling consumer declined
+  // it) is for the shards that asked while this part was empty.
+  if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
 }
 
 void channel::steal_ended() {
