@@ -385,6 +385,14 @@ void kill_under_load(const std::vector<std::string>& flags, int cores, int resta
   BOOST_TEST(nsqd.stop(SIGTERM, 10s) == 0);
 }
 
+// A random source whose seed is logged (to replay a failing run).
+std::mt19937 seeded_rng() {
+  std::random_device rd;
+  const unsigned seed = rd();
+  BOOST_TEST_MESSAGE("seed " << seed);
+  return std::mt19937(seed);
+}
+
 // ---- tmpfs for ENOSPC -----------------------------------------------------------------------
 
 // A tmpfs mounted on a fresh temp dir; unmounted (lazily) by the destructor, whatever happened.
@@ -418,10 +426,7 @@ class tmpfs_mount {
 // ---- 1. kill -9 under load, --mem-queue-size=0 --sync-every=1 ---------------------------------
 
 BOOST_AUTO_TEST_CASE(sigkill_under_publish_load_loses_nothing_acknowledged) {
-  std::random_device rd;
-  const unsigned seed = rd();
-  BOOST_TEST_MESSAGE("seed " << seed);
-  std::mt19937 rng(seed);
+  std::mt19937 rng = seeded_rng();
   // (cores, restart cores, channel created before publishing)
   const std::tuple<int, int, bool> runs[] = {{1, 1, true}, {4, 4, true}, {4, 1, false}};
   int i = 0;
@@ -437,10 +442,7 @@ BOOST_AUTO_TEST_CASE(sigkill_under_publish_load_loses_nothing_acknowledged) {
 // ---- 2. kill -9 under load, --durable-publish (default mem-queue-size) -----------------------
 
 BOOST_AUTO_TEST_CASE(sigkill_under_durable_publish_loses_nothing_acknowledged) {
-  std::random_device rd;
-  const unsigned seed = rd();
-  BOOST_TEST_MESSAGE("seed " << seed);
-  std::mt19937 rng(seed);
+  std::mt19937 rng = seeded_rng();
   std::uniform_int_distribution<int> when(400, 1800);
   kill_under_load({"--durable-publish"}, 1, 1, milliseconds(when(rng)), true);
   kill_under_load({"--durable-publish"}, 4, 4, milliseconds(when(rng)), false);
@@ -1086,5 +1088,171 @@ BOOST_AUTO_TEST_CASE(second_instance_on_the_same_data_path_exits) {
     auto got = drain(first, "locked", "c", 300ms, 5s);
     BOOST_TEST(bodies_of(got) == std::multiset<std::string>{"still-serving"});
     BOOST_TEST(first.stop(SIGTERM, 10s) == 0);
+  }
+}
+
+// ---- 9. crash-safe reads: a saved read position never passes a message not yet done ---------
+
+namespace {
+
+// PUBs "<prefix>0".."<prefix>n-1" one by one (each answered); returns the bodies.
+std::vector<std::string> publish_numbered(nsqd_process& srv, const std::string& topic, const std::string& prefix,
+                                          int n) {
+  std::vector<std::string> out;
+  wire_client p = connect(srv);
+  for (int i = 0; i < n; ++i) {
+    out.push_back(prefix + std::to_string(i));
+    pub(p, topic, out.back());
+  }
+  return out;
+}
+
+// Runs `body` on a fresh nsqd for each way messages reach disk (--durable-publish, and
+// --mem-queue-size=0 without it) on each shard count; `body` gets the flags to restart with.
+template <class F>
+void for_each_disk_mode(std::initializer_list<int> cores_list, F body) {
+  for (const auto& mode : std::vector<std::vector<std::string>>{{"--durable-publish"}, {"--mem-queue-size=0"}}) {
+    for (int cores : cores_list) {
+      BOOST_TEST_MESSAGE(joined(mode) << " --cores=" << cores);
+      auto flags = mode;
+      flags.push_back(cores_arg(cores));
+      flags.push_back("--sync-timeout=100ms");
+      nsqd_process nsqd;
+      nsqd.start(flags);
+      body(nsqd, flags);
+    }
+  }
+}
+
+// Restarts `srv` (after a SIGKILL) with `flags` and drains topic/channel: every body of
+// `expected` comes back at least once.
+void restart_and_expect_all(nsqd_process& srv, const std::vector<std::string>& flags, const std::string& topic,
+                            const std::string& channel, const std::vector<std::string>& expected) {
+  wait_ports_released(srv);
+  srv.start(flags);
+  auto got = drain(srv, topic, channel, 1s, 30s);
+  std::set<std::string> delivered;
+  for (const auto& m : got) delivered.insert(m.body);
+  std::size_t missing = 0;
+  for (const auto& b : expected) missing += delivered.count(b) ? 0 : 1;
+  BOOST_TEST(missing == 0u, missing << " of " << expected.size() << " acknowledged messages lost ("
+                                    << got.size() << " delivered after the restart)");
+  BOOST_TEST(srv.stop(SIGTERM, 10s) == 0);
+}
+
+}  // namespace
+
+// A channel reads a batch ahead from its disk queue into memory; the periodic sync must not
+// save the read position past the messages not yet FINed (they were lost before: 64 of 100).
+BOOST_AUTO_TEST_CASE(messages_read_ahead_from_disk_survive_sigkill) {
+  for_each_disk_mode({1, 2}, [](nsqd_process& nsqd, const std::vector<std::string>& flags) {
+    create_channel(nsqd, "ahead", "c");
+    auto bodies = publish_numbered(nsqd, "ahead", "m", 100);
+    wire_client c = subscribe(nsqd, "ahead", "c", 1);
+    auto first = receive(c, 1, 5s, 10s, /*fin=*/true);
+    BOOST_TEST_REQUIRE(first.size() == 1u);
+    std::this_thread::sleep_for(1s);  // several --sync-timeout periods
+    BOOST_TEST(nsqd.kill() == -SIGKILL);
+    bodies.erase(std::remove(bodies.begin(), bodies.end(), first[0].body), bodies.end());  // FINed
+    restart_and_expect_all(nsqd, flags, "ahead", "c", bodies);
+  });
+}
+
+// Messages that waited on the topic's disk queue go to a new channel: they must be on the
+// channel's disk before the topic's read position moves past them (all 100 were lost before).
+BOOST_AUTO_TEST_CASE(topic_backlog_moved_to_a_new_channel_survives_sigkill) {
+  for_each_disk_mode({1, 4}, [](nsqd_process& nsqd, const std::vector<std::string>& flags) {
+    auto bodies = publish_numbered(nsqd, "backlog", "t", 100);
+    auto r = http_post(nsqd.http_port(), "/channel/create?topic=backlog&channel=c");
+    BOOST_TEST(r.status == 200);
+    std::this_thread::sleep_for(1s);
+    BOOST_TEST(nsqd.kill() == -SIGKILL);
+    restart_and_expect_all(nsqd, flags, "backlog", "c", bodies);
+  });
+}
+
+namespace {
+
+struct consumer_result {
+  std::vector<std::string> received;  // every body delivered (FINed at once)
+  std::string unexpected;
+};
+
+// One consumer connection: RDY 50, FINs each message at once, until `stop` or the connection
+// dies (expected once `killed`).
+void consume_until_killed(wire_client c, const std::atomic<bool>& stop, const std::atomic<bool>& killed,
+                          consumer_result& r) {
+  try {
+    while (!stop) {
+      std::optional<frame> f = c.read_frame_within(100ms);
+      if (!f) continue;
+      if (*f == heartbeat_frame) {
+        c.send_command("NOP");
+        continue;
+      }
+      std::optional<message> m = parse_message(*f);
+      if (!m) {
+        if (!killed) r.unexpected = "unexpected frame " + to_text(*f);
+        return;
+      }
+      r.received.push_back(m->body);
+      c.send("FIN " + m->id + "\n");
+    }
+  } catch (const std::exception& e) {
+    if (!killed) r.unexpected = e.what();
+  }
+}
+
+}  // namespace
+
+// 20 rounds of kill -9 at a random moment under publishers and FINing consumers, then a drain:
+// every acknowledged message is delivered at least once over all rounds (duplicates reported).
+BOOST_AUTO_TEST_CASE(sigkill_loop_under_publishers_and_consumers_loses_nothing_acknowledged) {
+  std::mt19937 rng = seeded_rng();
+  std::uniform_int_distribution<int> when(100, 700);
+  for (int cores : {1, 2, 4}) {
+    const std::vector<std::string> flags = {"--durable-publish", cores_arg(cores), "--sync-timeout=50ms"};
+    const std::string topic = "loop";
+    nsqd_process nsqd;
+    std::set<std::string> acked;
+    std::map<std::string, int> delivered;
+    int id = 0;
+    for (int round = 0; round < 20; ++round) {
+      if (round > 0) wait_ports_released(nsqd);
+      nsqd.start(flags);
+      if (round == 0) create_channel(nsqd, topic, "c");
+      std::atomic<bool> stop{false}, killed{false};
+      std::vector<publisher_result> pubs(2);
+      std::vector<consumer_result> subs(2);
+      std::vector<std::thread> threads;
+      for (auto& r : pubs) threads.emplace_back(publish_until_killed, connect(nsqd), topic, id++, std::cref(stop), std::cref(killed), std::ref(r));
+      for (auto& r : subs) threads.emplace_back(consume_until_killed, subscribe(nsqd, topic, "c", 50), std::cref(stop), std::cref(killed), std::ref(r));
+      std::this_thread::sleep_for(milliseconds(when(rng)));
+      killed = true;
+      int code = nsqd.kill();
+      stop = true;
+      for (auto& t : threads) t.join();
+      BOOST_TEST(code == -SIGKILL);
+      for (const auto& r : pubs) {
+        BOOST_TEST(r.unexpected.empty(), "a publisher failed before the kill: " << r.unexpected);
+        acked.insert(r.acked.begin(), r.acked.end());
+      }
+      for (const auto& r : subs) {
+        BOOST_TEST(r.unexpected.empty(), "a consumer failed before the kill: " << r.unexpected);
+        for (const auto& b : r.received) ++delivered[b];
+      }
+    }
+    wait_ports_released(nsqd);
+    nsqd.start(flags);
+    for (const auto& m : drain(nsqd, topic, "c", 1s, 60s)) ++delivered[m.body];
+    std::size_t missing = 0, duplicates = 0;
+    for (const auto& b : acked) missing += delivered.count(b) ? 0 : 1;
+    for (const auto& [b, n] : delivered) duplicates += std::size_t(n - 1);
+    BOOST_TEST_MESSAGE("  --cores=" << cores << ": acknowledged " << acked.size() << ", delivered "
+                                    << delivered.size() << " distinct, " << duplicates << " duplicates");
+    BOOST_TEST(!acked.empty());
+    BOOST_TEST(missing == 0u, missing << " of " << acked.size() << " acknowledged messages lost on " << cores
+                                      << " shards");
+    BOOST_TEST(nsqd.stop(SIGTERM, 10s) == 0);
   }
 }

@@ -110,8 +110,9 @@ class channel {
   counters stats() const;
 
   // Called by the topic's fan-out: to memory while it has room (--mem-queue-size), else to
-  // the disk queue (its OK waits for broker_shard::commit).
-  void put(message m);
+  // the disk queue (its OK waits for broker_shard::commit); always to the disk queue, when
+  // there is one, with `to_disk` (the topic moves its own disk backlog).
+  void put(message m, bool to_disk = false);
   // `on_disk`: where the message's record already is in this part's disk queue (loaded from
   // the deferred sidecar; the queue skips that record). `journal`: its durable copy
   // (--durable-publish), released when the message leaves the deferred set.
@@ -126,6 +127,9 @@ class channel {
   std::int64_t wanted() const;
   void take_batch(std::vector<message> batch);
   void steal_ended();
+  // Batched releases of disk records read on shard `origin` (broker_shard::send_releases_later).
+  std::vector<std::uint64_t> take_releases(unsigned origin);
+  void releases_sent();
 
  private:
   friend class broker_shard;
@@ -158,7 +162,11 @@ class channel {
   void clear_memory();
   // Reads a batch from the disk queue into memory when local or remote consumers want work.
   void start_disk_read();
-  void take_from_disk(std::vector<message> batch);
+  // A batch read from this part's disk queue, each held there under its ticket.
+  void take_from_disk(std::vector<message> batch, const std::vector<std::uint64_t>& tickets);
+  // The message is done with (FIN): its disk record, if it was read from one, is released
+  // on the shard that read it (batched for other shards).
+  void release_record(const message& m);
 
   topic& _topic;
   std::string _name;
@@ -179,6 +187,8 @@ class channel {
   std::shared_ptr<storage::disk_queue> _disk;  // null: memory only (#ephemeral, no data dir, opening)
   std::shared_ptr<storage::deferred_journal> _journal;  // --durable-publish: copies of _deferred
   bool _disk_reading = false;
+  std::vector<std::vector<std::uint64_t>> _releases;  // by origin shard: tickets to release there
+  bool _releases_sending = false;
   std::uint64_t _message_count = 0;
   std::uint64_t _requeue_count = 0;
   std::uint64_t _timeout_count = 0;
@@ -228,9 +238,10 @@ class topic {
   // Waiting messages (memory, then disk) go to the channels once there are some and the
   // topic is not paused.
   void release_backlog();
+  bool channels_disk_ready() const noexcept;
   void start_disk_drain();
   channel& ensure_channel(const std::string& name);  // this shard's part, created if missing
-  void fan_out(message m);
+  void fan_out(message m, bool to_disk = false);
   void set_paused(bool paused);
   void drop_channel(const std::string& name);
   // Gives one waiting message to `ch`: deferred while its due time is ahead, else queued.
@@ -414,6 +425,8 @@ class broker_shard {
   // steal for a starving local channel part, tell a starving shard that a part here has work.
   std::mt19937_64& rng() noexcept { return _rng; }
   void start_steal(channel& c);
+  // Sends the channel's batched disk-record releases to their shards.
+  void send_releases_later(channel& c);
   void notify_demand(channel& c, unsigned starving_shard);
   // On this shard, for another shard's steal: up to `want` queued messages of the channel,
   // or none, recording that `starving_shard` wants work.

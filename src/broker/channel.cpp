@@ -7,6 +7,7 @@
 
 #include "core/cross_shard.hpp"
 #include "core/event.hpp"
+#include "broker/message_tag.hpp"
 #include "core/io.hpp"
 #include "model/names.hpp"
 
@@ -36,7 +37,8 @@ channel::channel(topic& owner, std::string name)
       _ephemeral(is_ephemeral(_name)),
       _in_flight_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
       _deferred_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
-      _remote_demand(owner.shard().shard_count(), false) {
+      _remote_demand(owner.shard().shard_count(), false),
+      _releases(owner.shard().shard_count()) {
   const config::options& opts = owner.shard().opts();
   if (!opts.e2e_processing_latency_percentiles.empty())
     _e2e.emplace(opts.e2e_processing_latency_window_time, opts.e2e_processing_latency_percentiles,
@@ -125,10 +127,10 @@ latency_summary channel::e2e_summary() const {
 
 void channel::ready(consumer&) { pump(); }
 
-void channel::put(message m) {
+void channel::put(message m, bool to_disk) {
   ++_message_count;
   broker_shard& shard = _topic.shard();
-  if (shard.spill(_disk, _queue.size(), m)) {
+  if (shard.spill(_disk, to_disk ? std::size_t(shard.memory_limit()) : _queue.size(), m)) {
     pump();  // a hungry consumer starts a disk read
     return;
   }
@@ -174,7 +176,22 @@ void channel::deliver(consumer& c, message m) {
   if (!fresh) {
     // The id is already in flight (upstream sends it anyway and does not track it).
     --c.counters.in_flight;
+    if (message_tag::is_disk_ticket(m.tag()) && m.tag() != e.msg.tag()) release_record(m);
   }
+}
+
+void channel::release_record(const message& m) {
+  const std::uint64_t tag = m.tag();
+  if (!message_tag::is_disk_ticket(tag)) return;
+  broker_shard& shard = _topic.shard();
+  const unsigned origin = message_tag::origin(tag);
+  if (origin == shard.shard_id()) {
+    if (_disk) _disk->release(message_tag::ticket(tag));
+    return;
+  }
+  if (origin >= _releases.size()) return;
+  _releases[origin].push_back(message_tag::ticket(tag));
+  shard.send_releases_later(*this);
 }
 
 bool channel::deliver_one(consumer& c) {
@@ -272,6 +289,7 @@ channel::result channel::finish(consumer& c, const message_id& id) {
   if (it == _in_flight.end()) return result::not_in_flight;
   if (it->second.owner != c.id()) return result::not_owner;
   if (_e2e) _e2e->record(it->second.msg.timestamp, unix_now_ns());
+  release_record(it->second.msg);
   _in_flight_pq.remove(&it->second);
   _in_flight.erase(it);
   --c.counters.in_flight;

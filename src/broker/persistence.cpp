@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "broker/message_tag.hpp"
 #include "broker/part_files.hpp"
 #include "core/cross_shard.hpp"
 #include "core/file.hpp"
@@ -125,6 +126,7 @@ core::task<void> broker_shard::open_part_disk(broker_shard* b, std::string topic
     c->_disk = std::move(q);
     c->_journal = std::move(journal);
     c->pump();
+    t->release_backlog();  // waited for this channel's queue
   } else {
     if (t->_disk) co_return;
     t->_disk = std::move(q);
@@ -172,7 +174,10 @@ void channel::start_disk_read() {
   shard._group->spawn(broker_shard::read_disk_batch(&shard, _topic.name(), _name, _disk, want));
 }
 
-void channel::take_from_disk(std::vector<message> batch) {
+void channel::take_from_disk(std::vector<message> batch, const std::vector<std::uint64_t>& tickets) {
+  const unsigned here = _topic.shard().shard_id();
+  for (std::size_t i = 0; i < batch.size() && i < tickets.size(); ++i)
+    batch[i].set_tag(message_tag::disk_ticket(here, tickets[i]));
   take_batch(std::move(batch));
   if (!_queue.empty()) wake_remote_demand();  // shards that asked while it was on disk
 }
@@ -180,13 +185,58 @@ void channel::take_from_disk(std::vector<message> batch) {
 core::task<void> broker_shard::read_disk_batch(broker_shard* b, std::string topic_name, std::string name,
                                                std::shared_ptr<storage::disk_queue> q, std::size_t max_records) {
   if (q->pending() > 0) (void)co_await b->commit();  // records put but not yet written
-  std::vector<message> batch = co_await q->read(max_records, disk_read_bytes);
+  // Held in the queue until FIN: a crash before then reads them again.
+  std::vector<std::uint64_t> tickets;
+  std::vector<message> batch = co_await q->read(max_records, disk_read_bytes, &tickets);
   b->sync_disk_later(q);
   topic* t = b->find_topic(topic_name);
   channel* c = t ? t->find_channel(name) : nullptr;
   if (!c || c->_disk != q) co_return;  // deleted meanwhile: its messages went with it
   c->_disk_reading = false;
-  if (!batch.empty()) c->take_from_disk(std::move(batch));
+  if (!batch.empty()) c->take_from_disk(std::move(batch), tickets);
+}
+
+namespace {
+
+// On the shard that read them: releases the disk records of messages finished elsewhere.
+core::task<void> send_releases(broker_shard* self, std::string topic_name, std::string name) {
+  for (unsigned o = 0; o < self->shard_count(); ++o) {
+    topic* t = self->find_topic(topic_name);
+    channel* c = t ? t->find_channel(name) : nullptr;
+    if (!c) co_return;
+    std::vector<std::uint64_t> tickets = c->take_releases(o);
+    if (tickets.empty()) continue;
+    broker_shard* peer = self->peer(o);
+    const std::string* tn = &topic_name;
+    const std::string* cn = &name;
+    co_await core::on_shard(o, [peer, tn, cn, &tickets] {
+      std::shared_ptr<storage::disk_queue> q = peer->part_disk({*tn, *cn});
+      if (q)
+        for (std::uint64_t ticket : tickets) q->release(ticket);
+    });
+  }
+  topic* t = self->find_topic(topic_name);
+  if (channel* c = t ? t->find_channel(name) : nullptr) c->releases_sent();
+}
+
+}  // namespace
+
+void broker_shard::send_releases_later(channel& c) {
+  if (c._releases_sending || !_group) return;
+  c._releases_sending = true;
+  _group->spawn(send_releases(this, c.owner().name(), c.name()));
+}
+
+std::vector<std::uint64_t> channel::take_releases(unsigned origin) {
+  std::vector<std::uint64_t> out;
+  out.swap(_releases[origin]);
+  return out;
+}
+
+void channel::releases_sent() {
+  _releases_sending = false;
+  for (auto& r : _releases)
+    if (!r.empty()) return _topic.shard().send_releases_later(*this);  // more came meanwhile
 }
 
 void topic::start_disk_drain() {
@@ -200,18 +250,24 @@ core::task<void> broker_shard::drain_topic_disk(broker_shard* b, std::string top
   for (bool more = true;;) {
     topic* t = b->find_topic(topic_name);
     if (!t || t->_disk != q) co_return;  // deleted meanwhile: its messages went with it
-    if (!more || t->_paused || t->_channels.empty() || q->depth() == 0) {
+    if (!more || t->_paused || t->_channels.empty() || q->depth() == 0 || !t->channels_disk_ready()) {
       t->_draining = false;
       co_return;
     }
     if (q->pending() > 0) (void)co_await b->commit();
-    std::vector<message> batch = co_await q->read(256, disk_read_bytes);
+    // Held in the topic's queue until the channels' queues have them on disk: a crash in
+    // between reads them again instead of losing them.
+    std::vector<std::uint64_t> tickets;
+    std::vector<message> batch = co_await q->read(256, disk_read_bytes, &tickets);
     b->sync_disk_later(q);
     t = b->find_topic(topic_name);
     if (!t || t->_disk != q) co_return;
     more = !batch.empty();
-    for (message& m : batch) t->fan_out(std::move(m));
-    (void)co_await b->commit_unflushed();
+    for (message& m : batch) t->fan_out(std::move(m), /*to_disk=*/true);
+    int rc = co_await b->commit_unflushed();
+    if (rc < 0) continue;  // the records stay held: read again after a restart
+    for (std::uint64_t ticket : tickets) q->release(ticket);
+    b->sync_disk_later(q);
   }
 }
 

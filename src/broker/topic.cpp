@@ -59,7 +59,8 @@ void topic::hand_over(channel& ch, message m, std::int64_t due) {
   }
 }
 
-void topic::fan_out(message m) {
+void topic::fan_out(message m, bool to_disk) {
+  m.set_tag(0);  // what the topic's part kept with it is not the channels'
   if (_channels.empty() || _paused) {
     if (_shard.spill(_disk, _backlog.size(), m)) return;
     _backlog.push_back({std::move(m), 0});
@@ -68,9 +69,9 @@ void topic::fan_out(message m) {
   size_t left = _channels.size();
   for (auto& [name, ch] : _channels) {
     if (--left == 0)
-      ch->put(std::move(m));  // the last channel takes the original
+      ch->put(std::move(m), to_disk);  // the last channel takes the original
     else
-      ch->put(m);
+      ch->put(m, to_disk);
   }
 }
 
@@ -88,8 +89,16 @@ channel& topic::ensure_channel(const std::string& name) {
   return ch;
 }
 
+bool topic::channels_disk_ready() const noexcept {
+  for (auto& [name, ch] : _channels)
+    if (!ch->disk_ready()) return false;
+  return true;
+}
+
 void topic::release_backlog() {
-  if (_paused || _channels.empty()) return;
+  // Not before every channel's disk queue is open: a message must not go from the topic's
+  // disk (or journal) to a channel's memory only (open_part_disk calls again).
+  if (_paused || _channels.empty() || !channels_disk_ready()) return;
   std::deque<waiting> held;
   held.swap(_backlog);
   for (waiting& w : held) {

@@ -85,8 +85,19 @@ struct message {
   message_id id;
   std::int64_t timestamp = 0;  // ns since the Unix epoch, set at publish
   std::uint16_t attempts = 0;  // deliveries so far; incremented on each send to a client
+  // 48 bits the broker keeps with a message in memory (broker/message_tag.hpp says what they
+  // mean), in what would otherwise be padding; never sent to clients nor written to disk.
+  std::uint16_t tag_high = 0;
+  std::uint32_t tag_low = 0;
   message_body body;
+
+  std::uint64_t tag() const noexcept { return (std::uint64_t(tag_high) << 32) | tag_low; }
+  void set_tag(std::uint64_t t) noexcept {
+    tag_high = std::uint16_t(t >> 32);
+    tag_low = std::uint32_t(t);
+  }
 };
+static_assert(sizeof(message) == 40, "the tag lives in padding: a message stays 40 bytes");
 
 // 26 + body size.
 inline std::size_t payload_size(const message& m) { return message_header_size + m.body.size(); }

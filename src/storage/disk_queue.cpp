@@ -63,9 +63,10 @@ std::int64_t disk_queue::depth() const noexcept {
 
 bool disk_queue::readable() const noexcept { return _impl->read < _impl->written; }
 
-core::task<std::vector<message>> disk_queue::read(std::size_t max_records, std::size_t max_bytes) {
-  std::vector<message> out =
-      co_await core::shielded(holding(_impl->files, _impl->read_locked(std::max<std::size_t>(1, max_records), max_bytes)));
+core::task<std::vector<message>> disk_queue::read(std::size_t max_records, std::size_t max_bytes,
+                                                  std::vector<std::uint64_t>* tickets) {
+  std::vector<message> out = co_await core::shielded(
+      holding(_impl->files, _impl->read_locked(std::max<std::size_t>(1, max_records), max_bytes, tickets)));
   co_return out;
 }
 
@@ -79,7 +80,9 @@ void disk_queue::skip(disk_position at, const message_id& id) {
   _skip.insert_or_assign(at, id);
 }
 
-bool disk_queue::dirty() const noexcept { return _impl->ops_since_sync > 0 || _impl->need_sync; }
+bool disk_queue::dirty() const noexcept {
+  return _impl->ops_since_sync > 0 || _impl->need_sync || _impl->released_since_sync;
+}
 
 bool disk_queue::claim_sync() noexcept {
   impl& q = *_impl;

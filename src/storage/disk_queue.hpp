@@ -36,6 +36,12 @@
 // segment (rolling) and close() sync inline. With `sync_each_flush` every flush with records
 // ends with an fsync (group commit) before it returns.
 //
+// Crash-safe reads (beyond go-diskqueue, whose read position passes a message as soon as it
+// is read): records read with tickets are held until the owner releases them; the meta file
+// names the first held record as the read position (with the depth counted from there), and
+// segments are deleted only once a synced meta file no longer names them. A crash therefore
+// re-reads what was held (at least once); close() counts everything as released.
+//
 // Reading sees only flushed records. read() consumes up to `max_records` / about `max_bytes`
 // records (at least one if any): the read position moves past them and depth falls by
 // their count. Completed segments are read up to their real size (a segment longer than its
@@ -116,7 +122,18 @@ class disk_queue {
   std::int64_t depth() const noexcept;
   // Whether read() would find something now (flushed records after the read position).
   bool readable() const noexcept;
-  core::task<std::vector<message>> read(std::size_t max_records, std::size_t max_bytes);
+  // With `tickets`, each record returned is held (crash-safe reads): tickets->push_back gives
+  // its ticket, and the meta file keeps naming the first record not release()d as where
+  // reading starts (its segment is kept), so a crash before the owner is done with a message
+  // (FIN, or it is durable elsewhere) reads it again. Without, records are consumed at once.
+  core::task<std::vector<message>> read(std::size_t max_records, std::size_t max_bytes,
+                                        std::vector<std::uint64_t>* tickets = nullptr);
+  // The owner is done with the record of `ticket` (only its low ticket_bits count; unknown or
+  // stale tickets, e.g. from before an empty(), are ignored).
+  static constexpr unsigned ticket_bits = 35;
+  void release(std::uint64_t ticket) noexcept;
+  // Records read with tickets and not released, and records read after the first of them.
+  std::int64_t held() const noexcept;
 
   // The record at `at` (a position put() returned, or from a sidecar), without consuming it;
   // nullopt when it is not a valid record between the read and the flushed write position.
@@ -141,6 +158,7 @@ class disk_queue {
   // Delete: as empty, and the meta file is not written again (topic/channel delete).
   core::task<int> remove();
   // Flush, fsync, write the meta file (even for an empty queue: "0\n0,0\n0,0\n"), close fds.
+  // Held records count as released: the owner closes after it put what it held elsewhere.
   core::task<int> close();
 
   // Current positions (for tests and the shutdown sidecar).

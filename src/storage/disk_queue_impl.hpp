@@ -197,6 +197,23 @@ struct disk_queue::impl {
 
   std::int64_t ops_since_sync = 0;
   bool need_sync = false;
+  bool released_since_sync = false;  // release() moved the first unreleased record
+
+  // Records read with tickets and not all released yet, oldest first: the first not
+  // released is where the meta file says reading starts (a crash re-reads from there).
+  struct unreleased {
+    disk_position at;
+    bool done;
+  };
+  std::deque<unreleased> held;
+  std::uint64_t first_ticket = 0;   // ticket of held.front()
+  // Finished segments below this are deleted; those from here to the read segment wait for
+  // their records to be released (deleted after a sync that no longer names them).
+  std::int64_t deleted_below = 0;
+  disk_position safe_read() const noexcept { return held.empty() ? read : held.front().at; }
+  // Segments below `upto` (and below the read segment) that nothing needs any more.
+  core::task<void> delete_finished_below(std::int64_t upto);
+  void forget_held();
   bool removed = false;  // remove(): the meta file is never written again
 
   // File operations run one at a time, FIFO (`files`). Syncs (fsync of the write segment +
@@ -262,7 +279,8 @@ struct disk_queue::impl {
   core::task<void> drop_failed(std::deque<chunk>& batch, int rc);
 
   // ---- read ----
-  core::task<std::vector<message>> read_locked(std::size_t max_records, std::size_t max_bytes);
+  core::task<std::vector<message>> read_locked(std::size_t max_records, std::size_t max_bytes,
+                                               std::vector<std::uint64_t>* tickets);
   // Whether the record `payload` at `at` is one skip() named (forgetting the entry either way).
   bool skipped_here(disk_position at, std::string_view payload);
   // Prepares the read segment: 1 and `end` (its readable size), 0 when reading moved on to

@@ -23,7 +23,8 @@ namespace nsqd::storage {
 
 using namespace detail;
 
-core::task<std::vector<message>> disk_queue::impl::read_locked(std::size_t max_records, std::size_t max_bytes) {
+core::task<std::vector<message>> disk_queue::impl::read_locked(std::size_t max_records, std::size_t max_bytes,
+                                                               std::vector<std::uint64_t>* tickets) {
   std::vector<message> out;
   std::size_t bytes = 0;
   while (read < written && out.size() < max_records && (out.empty() || bytes < max_bytes)) {
@@ -48,8 +49,15 @@ core::task<std::vector<message>> disk_queue::impl::read_locked(std::size_t max_r
     read.pos += length_bytes + len;
     --disk_depth;
     ++ops_since_sync;
-    if (skipped_here(at, payload)) continue;  // delivered from elsewhere
-    std::optional<message> m = decode_payload(payload, lim.max_msg_size);
+    std::optional<message> m;
+    if (!skipped_here(at, payload)) m = decode_payload(payload, lim.max_msg_size);  // else delivered from elsewhere
+    // Every record read while any is held takes a place, so the meta file's depth stays the
+    // count of records from its read position on.
+    const bool ticketed = m && tickets;
+    if (ticketed || !held.empty()) {
+      if (ticketed) tickets->push_back((first_ticket + held.size()) & ((std::uint64_t(1) << ticket_bits) - 1));
+      held.push_back({at, !ticketed});
+    }
     if (!m) continue;
     bytes += std::size_t(len);
     out.push_back(std::move(*m));
@@ -114,12 +122,42 @@ int disk_queue::impl::log_read_error(int rc) {
 
 core::task<void> disk_queue::impl::finish_read_segment() {
   co_await reader.close();
-  std::string file = segment(read.file);
-  int rc = co_await core::unlinkat(dirfd, file.c_str());
-  if (rc < 0 && rc != -ENOENT) log.error("DISKQUEUE(", name, ") failed to Remove(", file, ") - ", go::errno_text(rc));
+  const std::int64_t finished = read.file;
   read = {read.file + 1, 0};
   need_sync = true;
+  // A segment holding a record not released yet stays until a sync names a later one.
+  if (held.empty()) co_await delete_finished_below(finished + 1);
 }
+
+core::task<void> disk_queue::impl::delete_finished_below(std::int64_t upto) {
+  upto = std::min(upto, read.file);
+  while (deleted_below < upto) {
+    std::string file = segment(deleted_below++);
+    int rc = co_await core::unlinkat(dirfd, file.c_str());
+    if (rc < 0 && rc != -ENOENT) log.error("DISKQUEUE(", name, ") failed to Remove(", file, ") - ", go::errno_text(rc));
+  }
+}
+
+void disk_queue::impl::forget_held() {
+  first_ticket += held.size();
+  held.clear();
+  released_since_sync = true;
+}
+
+void disk_queue::release(std::uint64_t ticket) noexcept {
+  impl& q = *_impl;
+  constexpr std::uint64_t mask = (std::uint64_t(1) << ticket_bits) - 1;
+  const std::uint64_t index = (ticket - q.first_ticket) & mask;
+  if (index >= q.held.size()) return;
+  q.held[std::size_t(index)].done = true;
+  while (!q.held.empty() && q.held.front().done) {
+    q.held.pop_front();
+    ++q.first_ticket;
+    q.released_since_sync = true;
+  }
+}
+
+std::int64_t disk_queue::held() const noexcept { return std::int64_t(_impl->held.size()); }
 
 core::task<void> disk_queue::impl::skip_bad_segment(std::string why) {
   std::string file = segment(read.file);

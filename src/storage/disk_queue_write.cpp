@@ -93,7 +93,8 @@ void disk_queue::impl::trim_failed_write() {
 std::string disk_queue::impl::meta_text() const {
   char text[128];
   int n = std::snprintf(text, sizeof text, "%" PRId64 "\n%" PRId64 ",%" PRId64 "\n%" PRId64 ",%" PRId64 "\n",
-                        disk_depth, read.file, read.pos, written.file, written.pos);
+                        disk_depth + std::int64_t(held.size()), safe_read().file, safe_read().pos,
+                        written.file, written.pos);
   return std::string(text, std::size_t(n));
 }
 
@@ -102,9 +103,11 @@ core::task<int> disk_queue::impl::sync_now() {
   fifo_lock::guard g{syncing};
   sync_claimed = false;
   const std::string meta = meta_text();
+  const std::int64_t safe_file = safe_read().file;
   const int fd = write_fd;  // stays open: closing it takes `syncing`
   ops_since_sync = 0;
   need_sync = false;
+  released_since_sync = false;
   int rc = 0;
   if (fd >= 0) rc = co_await core::fsync(fd);
   if (rc == 0 && !removed) rc = co_await core::write_file_atomically(dirfd, meta_name(), meta, 0600);
@@ -113,6 +116,7 @@ core::task<int> disk_queue::impl::sync_now() {
     need_sync = true;
     co_return rc;
   }
+  if (!removed) co_await delete_finished_below(safe_file);  // the meta file no longer names them
   co_return 0;
 }
 
@@ -134,6 +138,7 @@ core::task<int> disk_queue::impl::open_locked() {
     co_await recover_crash_tail();
   }
   logical = written;
+  deleted_below = read.file;
   co_return rc;
 }
 
@@ -255,8 +260,10 @@ core::task<void> disk_queue::impl::drop_failed(std::deque<chunk>& batch, int rc)
 }
 
 core::task<int> disk_queue::impl::delete_files(bool keep_meta) {
-  const std::int64_t first = read.file;
+  const std::int64_t first = std::min(deleted_below, read.file);
   const std::int64_t last = std::max(written.file, logical.file);
+  forget_held();
+  deleted_below = last + 1;
   // New positions first: records put while files are deleted go after them.
   pending.clear();
   pending_count = 0;
@@ -289,6 +296,7 @@ core::task<int> disk_queue::impl::delete_files(bool keep_meta) {
 }
 
 core::task<int> disk_queue::impl::close_locked() {
+  forget_held();
   int rc = co_await flush_locked();
   int s = co_await close_write_fd(true);
   if (rc == 0) rc = s;
@@ -300,7 +308,7 @@ core::task<int> disk_queue::impl::close_locked() {
 
 core::task<int> disk_queue::impl::sync_if_dirty() {
   int rc = 0;
-  if (ops_since_sync > 0 || need_sync) rc = co_await sync_now();
+  if (ops_since_sync > 0 || need_sync || released_since_sync) rc = co_await sync_now();
   co_return rc;
 }
 
