@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "broker/consumer.hpp"
+#include "broker/ordering.hpp"
 #include "broker/pqueue.hpp"
 #include "broker/quantile.hpp"
 #include "broker/stats.hpp"
@@ -60,7 +61,9 @@ client_stats stats_of(const consumer& c);
 // One shard's part of a channel.
 class channel {
  public:
-  channel(topic& owner, std::string name);
+  // `heads`: shared by the channel's parts on every shard (ordering.hpp); null makes one.
+  channel(topic& owner, std::string name, std::shared_ptr<channel_heads> heads = nullptr);
+  const std::shared_ptr<channel_heads>& heads() const noexcept { return _heads; }
   ~channel();
 
   const std::string& name() const noexcept { return _name; }
@@ -127,6 +130,32 @@ class channel {
   std::int64_t wanted() const;
   void take_batch(std::vector<message> batch);
   void steal_ended();
+  // Publish order across parts (ordering.hpp): what to fetch before the queue's oldest
+  // message may go (nullopt: nothing), the fetch is over; on the giving side, the queued
+  // messages that go before (key, shard), up to `want`.
+  struct fetch_plan {
+    unsigned from;
+    std::uint64_t before_key;
+    std::uint64_t their_head;
+    std::size_t want;
+  };
+  std::optional<fetch_plan> plan_fetch();
+  void fetch_ended();
+  std::vector<message> give_older(std::uint64_t before_key, unsigned before_shard, std::size_t want);
+  // Around each request for messages from another part (their head stays low meanwhile).
+  void transfer_begun();
+  void transfer_done();
+  // On the giving side of a steal: what was dealt to shard `taker`, and up to `want` more for
+  // its `consumers` hungry consumers; with nothing here, records the demand (they share in
+  // what comes next, channel_share.cpp).
+  // What the hungry consumers of this part could take: how many they are and their RDY in all
+  // (a share is dealt up to that: by the time it arrives they have FINed more).
+  struct demand {
+    unsigned consumers = 0;
+    std::int64_t capacity = 0;
+  };
+  demand demand_now() const;
+  std::vector<message> give_batch(unsigned taker, std::size_t want, demand d);
   // Batched releases of disk records read on shard `origin` (broker_shard::send_releases_later).
   std::vector<std::uint64_t> take_releases(unsigned origin);
   void releases_sent();
@@ -147,13 +176,38 @@ class channel {
     std::optional<storage::deferred_journal::ref> journal;
   };
 
-  void pump();
+  void pump();   // deal(), then advertise()
+  void deal();
   void set_paused(bool paused);
+  // ---- order (channel_order.cpp) ----
+  // Into the keyed queue (sorted; a message without a key gets one now) or, for a message
+  // read from disk, the disk-order queue.
+  void enqueue(message m);
+  // Merges messages from another part (sorted by key among themselves or not).
+  void merge(std::vector<message> batch);
+  // Whether the keyed queue's oldest message may be delivered now (no other part has older).
+  bool may_deliver_front();
+  // Whether it waits for older messages on their way to this part.
+  bool waits_for_transfer() const;
+  void refresh_heads();
+  void advertise();
+  bool hungry() const;
   void empty();   // drops queued, in-flight and deferred messages (/channel/empty)
   void close();   // the channel is being deleted: tells its consumers
   // Delivers the front of _queue to c; false (the message moved to _declined) if c's
   // sample rate declined it.
-  bool deliver_one(consumer& c);
+  bool deliver_one(consumer& c, std::deque<message>& from);
+  bool has_queued() const noexcept { return !_queue.empty() || !_from_disk.empty() || !_declined.empty(); }
+  // ---- fair shares across shards (channel_share.cpp) ----
+  // The rotation's length: local consumers, then one turn per hungry remote consumer.
+  std::size_t turns() const;
+  // Turn `t` >= the local consumers' count: deals the next message to that remote shard.
+  // False when that shard wants nothing now.
+  bool deal_remote(std::size_t t);
+  // Moves what was dealt to `taker` into `out`; returns the oldest key moved.
+  std::uint64_t take_reserved(unsigned taker, std::vector<message>& out);
+  void recount_reserved();
+  void record_demand(unsigned taker, demand d);
   void deliver(consumer& c, message m);
   void offer_declined();
   void requeue_now(message m);
@@ -171,7 +225,14 @@ class channel {
   topic& _topic;
   std::string _name;
   bool _ephemeral;
-  std::deque<message> _queue;
+  std::deque<message> _queue;      // keyed, oldest first (ordering.hpp)
+  std::deque<message> _from_disk;  // read back from disk: disk order, not keyed
+  std::shared_ptr<channel_heads> _heads;
+  std::uint64_t _others_min = no_head;  // the other parts' oldest head when last looked
+  unsigned _others_min_shard = 0;
+  std::uint64_t _refreshed_at = 0;      // when last looked (a fresh clock read before)
+  bool _fetching = false;               // a fetch_older task runs
+  int _transfers = 0;                   // requests for messages (steal, fetch) not yet answered
   // Messages a sampling consumer declined, offered only to the channel's other consumers
   // (quirk 5, fixed): the message and the id of the consumer that declined it last.
   std::deque<std::pair<message, std::uint64_t>> _declined;
@@ -182,7 +243,20 @@ class channel {
   std::unordered_map<message_id, deferred_entry> _deferred;
   pqueue<deferred_entry*> _deferred_pq;
   std::vector<bool> _remote_demand;  // by shard: a consumer there is starving
+  // Fair shares across shards (channel_share.cpp): by shard, what its starving consumers
+  // asked for and the messages dealt to them, waiting for that shard to take them.
+  struct remote_share {
+    std::int64_t cap = 0;  // set aside at most this many (0: they want nothing)
+    unsigned consumers = 0;
+    std::deque<message> reserved;
+  };
+  std::vector<remote_share> _remote;
+  bool _remote_wanting = false;          // some shard's cap > 0
+  bool _dealing_taken = false;           // pump() runs for messages taken from another part
+  std::size_t _reserved_count = 0;
+  std::uint64_t _reserved_min = no_head;  // the oldest key reserved (part of this part's head)
   bool _stealing = false;            // a steal from other shards is under way
+  bool _steal_again = false;         // a shard told this one of work while it was under way
   bool _paused = false;
   std::shared_ptr<storage::disk_queue> _disk;  // null: memory only (#ephemeral, no data dir, opening)
   std::shared_ptr<storage::deferred_journal> _journal;  // --durable-publish: copies of _deferred
@@ -240,7 +314,8 @@ class topic {
   void release_backlog();
   bool channels_disk_ready() const noexcept;
   void start_disk_drain();
-  channel& ensure_channel(const std::string& name);  // this shard's part, created if missing
+  // This shard's part, created if missing (with `heads`, shared by the channel's parts).
+  channel& ensure_channel(const std::string& name, std::shared_ptr<channel_heads> heads = nullptr);
   void fan_out(message m, bool to_disk = false);
   void set_paused(bool paused);
   void drop_channel(const std::string& name);
@@ -431,16 +506,22 @@ class broker_shard {
   // On this shard, for another shard's steal: up to `want` queued messages of the channel,
   // or none, recording that `starving_shard` wants work.
   std::vector<message> give_batch(const std::string& topic_name, const std::string& name,
-                                  unsigned starving_shard, size_t want);
+                                  unsigned starving_shard, size_t want, channel::demand d);
   // Every channel part of this shard (the queue scan samples them).
   std::vector<channel*> all_channels();
 
   // This shard's part only, created if missing, with its disk queue opened (shard 0 calls
   // this on every shard).
-  core::task<void> create_part(std::string topic_name, std::optional<std::string> channel_name);
+  core::task<void> create_part(std::string topic_name, std::optional<std::string> channel_name,
+                               std::shared_ptr<channel_heads> heads = nullptr);
   // This shard's part only, created if missing (no disk queue: see create_part, open_disks).
   topic& ensure_topic(const std::string& name);
-  channel& ensure_channel(const std::string& topic_name, const std::string& name);
+  channel& ensure_channel(const std::string& topic_name, const std::string& name,
+                          std::shared_ptr<channel_heads> heads = nullptr);
+  // On shard 0: the heads its part of the channel has, or new ones for a channel to create.
+  std::shared_ptr<channel_heads> heads_for(const std::string& topic_name, const std::optional<std::string>& name);
+  // Fetches older messages from other parts for a local part (ordering.hpp).
+  void start_fetch(channel& c);
 
  private:
   friend class topic;

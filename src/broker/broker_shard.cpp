@@ -36,8 +36,17 @@ topic& broker_shard::ensure_topic(const std::string& name) {
   return *_topics.emplace(name, std::make_unique<topic>(*this, name)).first->second;
 }
 
-channel& broker_shard::ensure_channel(const std::string& topic_name, const std::string& name) {
-  return ensure_topic(topic_name).ensure_channel(name);
+channel& broker_shard::ensure_channel(const std::string& topic_name, const std::string& name,
+                                      std::shared_ptr<channel_heads> heads) {
+  return ensure_topic(topic_name).ensure_channel(name, std::move(heads));
+}
+
+std::shared_ptr<channel_heads> broker_shard::heads_for(const std::string& topic_name,
+                                                       const std::optional<std::string>& name) {
+  if (!name) return nullptr;
+  if (topic* t = find_topic(topic_name))
+    if (channel* c = t->find_channel(*name)) return c->heads();
+  return std::make_shared<channel_heads>(shard_count());
 }
 
 namespace {
@@ -48,13 +57,12 @@ core::task<void> create_everywhere(std::vector<broker_shard*>* peers, const std:
   broker_shard* zero = (*peers)[0];
   topic* known = zero->find_topic(*topic_name);
   bool fresh = !known || (channel_name && !known->find_channel(*channel_name));
+  std::optional<std::string> cn;
+  if (channel_name) cn = *channel_name;
+  std::shared_ptr<channel_heads> heads = zero->heads_for(*topic_name, cn);  // one for every part
   for (unsigned n = 0; n < peers->size(); ++n) {
     broker_shard* peer = (*peers)[n];
-    co_await core::on_shard(n, [peer, topic_name, channel_name] {
-      std::optional<std::string> cn;
-      if (channel_name) cn = *channel_name;
-      return peer->create_part(*topic_name, std::move(cn));
-    });
+    co_await core::on_shard(n, [peer, topic_name, &cn, &heads] { return peer->create_part(*topic_name, cn, heads); });
   }
   if (fresh && !is_ephemeral(*topic_name) && !(channel_name && is_ephemeral(*channel_name)))
     zero->persist_metadata();
@@ -90,24 +98,11 @@ std::vector<channel*> broker_shard::all_channels() {
 }
 
 std::vector<message> broker_shard::give_batch(const std::string& topic_name, const std::string& name,
-                                              unsigned starving_shard, size_t want) {
-  std::vector<message> out;
+                                              unsigned starving_shard, size_t want, channel::demand d) {
   topic* t = find_topic(topic_name);
   channel* c = t ? t->find_channel(name) : nullptr;
-  if (!c) return out;
-  // Messages a local sampling consumer declined go first (they are for other consumers),
-  // then the queue's backlog.
-  size_t n = std::min({want, c->_declined.size() + c->_queue.size(), max_steal_batch});
-  if (n == 0) {
-    c->_remote_demand[starving_shard] = true;
-    if (c->_disk && c->_disk->depth() > 0) c->start_disk_read();  // woken when it lands
-    return out;
-  }
-  out.reserve(n);
-  for (; out.size() < n && !c->_declined.empty(); c->_declined.pop_front())
-    out.push_back(std::move(c->_declined.front().first));
-  for (; out.size() < n; c->_queue.pop_front()) out.push_back(std::move(c->_queue.front()));
-  return out;
+  if (!c) return {};
+  return c->give_batch(starving_shard, want, d);
 }
 
 core::task<bool> broker_shard::apply_admin(std::string topic_name, std::optional<std::string> channel_name,

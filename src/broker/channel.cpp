@@ -31,13 +31,15 @@ client_stats stats_of(const consumer& c) {
 
 // ---- channel ----------------------------------------------------------------------------------
 
-channel::channel(topic& owner, std::string name)
+channel::channel(topic& owner, std::string name, std::shared_ptr<channel_heads> heads)
     : _topic(owner),
       _name(std::move(name)),
       _ephemeral(is_ephemeral(_name)),
+      _heads(heads ? std::move(heads) : std::make_shared<channel_heads>(owner.shard().shard_count())),
       _in_flight_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
       _deferred_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
       _remote_demand(owner.shard().shard_count(), false),
+      _remote(owner.shard().shard_count()),
       _releases(owner.shard().shard_count()) {
   const config::options& opts = owner.shard().opts();
   if (!opts.e2e_processing_latency_percentiles.empty())
@@ -80,6 +82,9 @@ void channel::set_paused(bool paused) {
 void channel::clear_memory() {
   for (auto& [id, d] : _deferred) storage::release_copy(_journal.get(), d.journal);
   _queue.clear();
+  _from_disk.clear();
+  for (remote_share& r : _remote) r.reserved.clear();
+  recount_reserved();
   _declined.clear();
   _in_flight.clear();
   _in_flight_pq.clear();
@@ -92,6 +97,7 @@ void channel::empty() {
     for (consumer* c : _consumers)
       if (c->id() == e.owner) --c->counters.in_flight;
   clear_memory();
+  advertise();
   if (_disk) _topic.shard().empty_disk_later(_disk);
 }
 
@@ -134,7 +140,7 @@ void channel::put(message m, bool to_disk) {
     pump();  // a hungry consumer starts a disk read
     return;
   }
-  _queue.push_back(std::move(m));
+  enqueue(std::move(m));
   auto limit = shard.opts().mem_queue_size;
   if (std::int64_t(_queue.size()) > limit && limit >= 0 && !_disk) {
     // No disk queue (#ephemeral, or no data directory): keep the message and say so.
@@ -143,7 +149,7 @@ void channel::put(message m, bool to_disk) {
                        _queue.size(), " messages)");
   }
   pump();
-  if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
+  if (has_queued() || _reserved_count > 0) wake_remote_demand();
 }
 
 void channel::put_deferred(message m, std::int64_t due_ns, std::optional<storage::disk_position> on_disk,
@@ -158,9 +164,10 @@ void channel::put_deferred(message m, std::int64_t due_ns, std::optional<storage
 }
 
 void channel::requeue_now(message m) {
-  _queue.push_back(std::move(m));
+  if (!message_tag::is_disk_ticket(m.tag())) m.set_tag(0);  // behind the others: keyed anew
+  enqueue(std::move(m));
   pump();
-  if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
+  if (has_queued() || _reserved_count > 0) wake_remote_demand();
 }
 
 void channel::deliver(consumer& c, message m) {
@@ -194,9 +201,9 @@ void channel::release_record(const message& m) {
   shard.send_releases_later(*this);
 }
 
-bool channel::deliver_one(consumer& c) {
-  message m = std::move(_queue.front());
-  _queue.pop_front();
+bool channel::deliver_one(consumer& c, std::deque<message>& from) {
+  message m = std::move(from.front());
+  from.pop_front();
   int rate = c.sample_rate();
   if (rate > 0 && int(_topic.shard().rng()() % 100) >= rate) {
     _declined.emplace_back(std::move(m), c.id());
@@ -230,25 +237,54 @@ void channel::offer_declined() {
 }
 
 void channel::pump() {
+  deal();
+  advertise();
+}
+
+void channel::deal() {
   size_t n = _consumers.size();
   if (n == 0 || _paused) return;
   if (!_declined.empty()) offer_declined();
   size_t idle = 0;
-  while (!_queue.empty() && idle < n) {
-    consumer& c = *_consumers[_next_consumer++ % n];
+  bool blocked = false;  // the keyed queue's oldest waits for older messages of another part
+  bool waiting = false;  // ... or for older messages on their way here
+  while (has_queued()) {
+    const std::size_t turns_now = _remote_wanting && !_dealing_taken ? turns() : n;
+    if (idle >= turns_now) break;
+    const std::size_t t = _next_consumer++ % turns_now;
+    if (t >= n) {  // a remote consumer's turn
+      if (deal_remote(t))
+        idle = 0;
+      else
+        ++idle;
+      continue;
+    }
+    consumer& c = *_consumers[t];
     if (c.credit() <= 0) {
       ++idle;
       continue;
     }
-    deliver_one(c);  // delivered or declined: either way the queue moved on
+    std::deque<message>* from = nullptr;
+    if (!_queue.empty() && !blocked && !waiting) {
+      if (waits_for_transfer())
+        waiting = true;  // the answer's take_batch pumps again
+      else if (may_deliver_front())
+        from = &_queue;
+      else
+        blocked = true;
+    }
+    if (!from && !_from_disk.empty()) from = &_from_disk;
+    if (!from) break;
+    deliver_one(c, *from);  // delivered or declined: either way the queue moved on
     idle = 0;
   }
   if (!_declined.empty()) offer_declined();
-  if (!_queue.empty()) return;
-  bool hungry = false;
-  for (consumer* c : _consumers)
-    if (c->credit() > 0) hungry = true;
-  if (!hungry) return;
+  if (!hungry()) return;
+  if (blocked) {
+    _topic.shard().start_fetch(*this);
+    return;
+  }
+  if (!_queue.empty() || !_from_disk.empty()) return;
   if (_disk && _disk->depth() > 0)
     start_disk_read();  // this part's own backlog first
   else if (_topic.shard().shard_count() > 1)
@@ -264,24 +300,31 @@ void channel::wake_remote_demand() {
 }
 
 std::int64_t channel::wanted() const {
-  if (!_queue.empty()) return 0;
+  if (!_queue.empty() || !_from_disk.empty()) return 0;
   std::int64_t credit = 0;
   for (consumer* c : _consumers) credit += std::max<std::int64_t>(0, c->credit());
   return credit;
 }
 
 void channel::take_batch(std::vector<message> batch) {
-  for (message& m : batch) _queue.push_back(std::move(m));
+  merge(std::move(batch));
+  // Messages just taken from another part are not dealt on to a third (channel_share.cpp).
+  _dealing_taken = true;
   pump();
+  _dealing_taken = false;
   // What this shard's consumers could not take (no credit, or a sampling consumer declined
   // it) is for the shards that asked while this part was empty.
-  if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
+  if (has_queued() || _reserved_count > 0) wake_remote_demand();
 }
 
 void channel::steal_ended() {
   _stealing = false;
   // Work may have arrived locally, or credit grown, while the steal was under way.
   pump();
+  if (_steal_again) {
+    _steal_again = false;
+    _topic.shard().start_steal(*this);
+  }
 }
 
 channel::result channel::finish(consumer& c, const message_id& id) {
@@ -337,18 +380,20 @@ bool channel::process_due(std::int64_t now_ns) {
     ++_timeout_count;
     for (consumer* c : _consumers)
       if (c->id() == owner) --c->counters.in_flight;
-    _queue.push_back(std::move(m));
+    if (!message_tag::is_disk_ticket(m.tag())) m.set_tag(0);  // behind the others: keyed anew
+    enqueue(std::move(m));
   }
   while (deferred_entry* d = _deferred_pq.pop_due(now_ns)) {
     dirty = true;
     message m = std::move(d->msg);
     storage::release_copy(_journal.get(), d->journal);
     _deferred.erase(m.id);
-    _queue.push_back(std::move(m));
+    if (!message_tag::is_disk_ticket(m.tag())) m.set_tag(0);
+    enqueue(std::move(m));
   }
   if (dirty) {
     pump();
-    if (!_queue.empty() || !_declined.empty()) wake_remote_demand();
+    if (has_queued() || _reserved_count > 0) wake_remote_demand();
   }
   return dirty;
 }
@@ -356,7 +401,7 @@ bool channel::process_due(std::int64_t now_ns) {
 channel::counters channel::stats() const {
   counters out;
   out.backend_depth = _disk ? _disk->depth() : 0;
-  out.depth = std::int64_t(_queue.size() + _declined.size()) + out.backend_depth;
+  out.depth = std::int64_t(_queue.size() + _from_disk.size() + _declined.size() + _reserved_count) + out.backend_depth;
   out.in_flight = std::int64_t(_in_flight.size());
   out.deferred = std::int64_t(_deferred.size());
   out.message_count = _message_count;

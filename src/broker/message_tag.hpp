@@ -1,7 +1,9 @@
 #pragma once
 // What the broker keeps in message::tag (48 bits, model/message.hpp) while a message is in a
 // channel part's memory:
-//   0            nothing to remember
+//   0            nothing to remember (a key is given when it enters a channel's queue)
+//   order key    below bit 47: when the message entered a channel part's queue, in µs of the
+//                monotonic clock (ordering.hpp)
 //   disk ticket  bit 47 set: the message was read from the disk queue of its channel's part on
 //                shard `origin` (bits 35..46), which holds its record under `ticket` (bits
 //                0..34) until the broker releases it (FIN): a crash before then reads it again

@@ -94,9 +94,10 @@ std::int64_t broker_shard::memory_limit() const noexcept {
 bool channel::disk_ready() const noexcept { return _disk || _ephemeral || !_topic.shard().persistent(); }
 bool topic::disk_ready() const noexcept { return _disk || _ephemeral || !_shard.persistent(); }
 
-core::task<void> broker_shard::create_part(std::string topic_name, std::optional<std::string> channel_name) {
+core::task<void> broker_shard::create_part(std::string topic_name, std::optional<std::string> channel_name,
+                                           std::shared_ptr<channel_heads> heads) {
   if (channel_name)
-    ensure_channel(topic_name, *channel_name);
+    ensure_channel(topic_name, *channel_name, std::move(heads));
   else
     ensure_topic(topic_name);
   co_await open_disks();
@@ -179,7 +180,7 @@ void channel::take_from_disk(std::vector<message> batch, const std::vector<std::
   for (std::size_t i = 0; i < batch.size() && i < tickets.size(); ++i)
     batch[i].set_tag(message_tag::disk_ticket(here, tickets[i]));
   take_batch(std::move(batch));
-  if (!_queue.empty()) wake_remote_demand();  // shards that asked while it was on disk
+  if (has_queued() || _reserved_count > 0) wake_remote_demand();  // shards that asked while it was on disk
 }
 
 core::task<void> broker_shard::read_disk_batch(broker_shard* b, std::string topic_name, std::string name,

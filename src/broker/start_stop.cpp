@@ -32,10 +32,11 @@ namespace {
 
 core::task<void> create_part_on(std::vector<broker_shard*>* peers, unsigned first, unsigned last,
                                 std::string topic_name, std::optional<std::string> channel_name, bool paused) {
+  std::shared_ptr<channel_heads> heads = (*peers)[0]->heads_for(topic_name, channel_name);  // on shard 0
   for (unsigned n = first; n < last; ++n) {
     broker_shard* peer = (*peers)[n];
-    co_await core::on_shard(n, [peer, &topic_name, &channel_name] {
-      return peer->create_part(topic_name, channel_name);
+    co_await core::on_shard(n, [peer, &topic_name, &channel_name, &heads] {
+      return peer->create_part(topic_name, channel_name, heads);
     });
     if (paused) {
       bool found = co_await core::on_shard(n, [peer, &topic_name, &channel_name] {
@@ -146,6 +147,9 @@ std::vector<broker_shard::part_contents> broker_shard::take_contents() {
       if (c->ephemeral()) continue;
       part_contents p{tn, cn, {}, {}, {}};
       for (message& m : c->_queue) p.plain.push_back(std::move(m));
+      for (message& m : c->_from_disk) p.plain.push_back(std::move(m));
+      for (channel::remote_share& r : c->_remote)
+        for (message& m : r.reserved) p.plain.push_back(std::move(m));
       for (auto& [m, decliner] : c->_declined) p.plain.push_back(std::move(m));
       for (auto& [id, e] : c->_in_flight) p.plain.push_back(std::move(e.msg));  // attempts kept
       for (auto& [id, d] : c->_deferred) {

@@ -27,6 +27,7 @@ message topic::make_message(message_body body) {
   m.timestamp = now;
   m.attempts = 0;
   m.body = std::move(body);
+  m.set_tag(order_key_now(_shard.reactor()));  // its place in publish order (ordering.hpp)
   return m;
 }
 
@@ -60,7 +61,7 @@ void topic::hand_over(channel& ch, message m, std::int64_t due) {
 }
 
 void topic::fan_out(message m, bool to_disk) {
-  m.set_tag(0);  // what the topic's part kept with it is not the channels'
+  if (to_disk) m.set_tag(0);  // the topic's disk ticket is not the channels'
   if (_channels.empty() || _paused) {
     if (_shard.spill(_disk, _backlog.size(), m)) return;
     _backlog.push_back({std::move(m), 0});
@@ -80,10 +81,10 @@ channel* topic::find_channel(std::string_view name) {
   return it == _channels.end() ? nullptr : it->second.get();
 }
 
-channel& topic::ensure_channel(const std::string& name) {
+channel& topic::ensure_channel(const std::string& name, std::shared_ptr<channel_heads> heads) {
   auto it = _channels.find(name);
   if (it != _channels.end()) return *it->second;
-  channel& ch = *_channels.emplace(name, std::make_unique<channel>(*this, name)).first->second;
+  channel& ch = *_channels.emplace(name, std::make_unique<channel>(*this, name, std::move(heads))).first->second;
   // Messages that waited for a channel all go to the first one (upstream #1520).
   release_backlog();
   return ch;

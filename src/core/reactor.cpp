@@ -107,6 +107,7 @@ void reactor::loop(const bool& done) {
     }
     turn(_ready.empty());
     reap();
+    _turn_time = clock::now();
     fire_timers();
     if (!_orphans.empty()) sweep_orphans();
   }

@@ -112,6 +112,10 @@ class reactor {
   void attach(cross_shard_hub* hub) noexcept { _hub = hub; }
   cross_shard_hub* hub() const noexcept { return _hub; }
 
+  // When the last turn finished reaping completions: not before anything this shard's
+  // coroutines now handle arrived (the broker's order keys use it: one clock read a turn).
+  clock::time_point turn_time() const noexcept { return _turn_time; }
+
   // Counters for benchmarks and /metrics.
   struct counters {
     uint64_t loop_turns = 0;
@@ -143,6 +147,7 @@ class reactor {
   std::vector<orphan*> _orphans;
   cross_shard_hub* _hub = nullptr;
   bool _stop = false;
+  clock::time_point _turn_time = clock::now();
   counters _counters;
 };
 
