@@ -177,6 +177,27 @@ BOOST_AUTO_TEST_CASE(busy_http_port_exits_1) {
   BOOST_TEST(contains(r.output, "listen (" + addr + ") failed"), "output: " << r.output);
 }
 
+// After kill -9 the kernel tears the dead process's io_uring down asynchronously and holds its
+// listening sockets for tens of milliseconds; a start at once must still bind (issue 13).
+BOOST_AUTO_TEST_CASE(starts_right_after_kill_9) {
+  nsqd_process nsqd;
+  for (int round = 0; round < 20; ++round) {
+    BOOST_TEST_CONTEXT("round " << round) {
+      nsqd.start({"--cores=2"});
+      // Live connections, so the ring has operations in flight when it dies.
+      wire_client consumer(nsqd.tcp_port());
+      consumer.send_magic();
+      consumer.send_command("SUB restart c");
+      BOOST_TEST(consumer.read_frame() == (frame{frame_response, "OK"}));
+      consumer.send_command("RDY 10");
+      http_client(nsqd.http_port()).post("/pub?topic=restart", "m");
+      nsqd.kill();
+    }
+  }
+  nsqd.start({"--cores=2"});
+  BOOST_TEST(nsqd.stop(SIGTERM) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(locked_data_path_exits_1) {
   nsqd_process first;
   first.start();

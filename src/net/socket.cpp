@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "go/go_syntax.hpp"
 
@@ -73,6 +75,23 @@ unique_fd bind_one(const std::string& address, const socket_address& where, bool
   return fd;
 }
 
+// The probe's bind, retried while the address is in use for up to `patience`: after a
+// `kill -9`, the kernel's asynchronous io_uring teardown holds the dead process's listening
+// sockets for some tens of milliseconds. A live holder still gets the error, a second later.
+unique_fd bind_probe(const std::string& address, const socket_address& where, std::chrono::milliseconds patience) {
+  const auto give_up = std::chrono::steady_clock::now() + patience;
+  for (;;) {
+    unique_fd fd(::socket(where.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) fail(address, "socket", errno);
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd.get(), where.get(), where.length) == 0) return fd;
+    int err = errno;
+    if (err != EADDRINUSE || std::chrono::steady_clock::now() >= give_up) fail(address, "bind", err);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // start-up: no shard runs yet
+  }
+}
+
 void set_port(socket_address& a, int port) {
   if (a.storage.ss_family == AF_INET)
     reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(uint16_t(port));
@@ -91,7 +110,7 @@ std::vector<unique_fd> listen_tcp(const std::string& address, unsigned count) {
   }
   // The probe: without SO_REUSEPORT it fails if anyone holds the address.
   {
-    unique_fd probe = bind_one(address, where, false);
+    unique_fd probe = bind_probe(address, where, std::chrono::seconds(1));
     if (local_port(probe.get()) > 0) set_port(where, local_port(probe.get()));
   }
   std::vector<unique_fd> fds;
