@@ -866,6 +866,34 @@ BOOST_DATA_TEST_CASE(malformed_requests_get_go_answers_then_close, shard_counts,
   BOOST_TEST(s.get("/ping").body == "OK");
 }
 
+// An answer that ends the connection reaches a peer that is still sending: the server shuts
+// down writing and drains before it closes, instead of resetting (issue 13).
+BOOST_AUTO_TEST_CASE(a_v2_client_on_the_http_port_reads_its_400) {
+  server s(1);
+  for (int i = 0; i < 30; ++i) {
+    wire_client c(s.http_port());
+    c.send("  V2");
+    c.send("IDENTIFY\n");
+    std::this_thread::sleep_for(20ms);  // the answer is out and the server would close now
+    c.send(std::string(4, '\0') + std::string(2000, '{'));  // the rest of the IDENTIFY
+    BOOST_TEST(c.read_until("\r\n", 3s).starts_with("HTTP/1.1 400 Bad Request"));
+  }
+  BOOST_TEST(s.get("/ping").body == "OK");
+}
+
+BOOST_AUTO_TEST_CASE(a_body_over_max_body_size_gets_its_413_not_a_reset) {
+  server s(1);
+  const std::string body(6 * 1024 * 1024, 'b');  // over the default --max-body-size (5 MB)
+  for (int i = 0; i < 3; ++i) {
+    wire_client c(s.http_port());
+    c.send("POST /mpub?topic=t HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n");
+    c.send(body);  // refused from its Content-Length: the server drains it
+    BOOST_TEST(c.read_until("\r\n", 5s).starts_with("HTTP/1.1 413"));
+  }
+  BOOST_TEST(s.get("/ping").body == "OK");
+}
+
 BOOST_DATA_TEST_CASE(large_and_oversized_heads, shard_counts, cores) {
   server s(cores);
   {

@@ -29,6 +29,10 @@ constexpr std::size_t keep_capacity = 64 * 1024;
 // connections; this is longer than HTTP clients keep theirs idle (Go's transport: 90 s), so a
 // client rarely sends a request on a connection we are closing.
 constexpr std::chrono::nanoseconds idle_timeout = std::chrono::minutes(5);
+// After an answer that ends the connection: how long, and how many bytes, to read and drop
+// before closing (net::connection::close_gently), so that the peer reads the answer.
+constexpr std::chrono::nanoseconds close_linger = std::chrono::seconds(1);
+constexpr std::size_t close_drain_limit = 64 * 1024 * 1024;
 
 void release(std::string& s) {
   if (s.capacity() > keep_capacity)
@@ -176,7 +180,8 @@ core::task<void> serve_connection(int fd, http_api* api) {
     }
     break;
   }
-  co_await send_output(conn, timeout);
+  const bool sent = co_await send_output(conn, timeout);
+  if (sent) co_await conn.close_gently(close_linger, close_drain_limit);
 }
 
 }  // namespace

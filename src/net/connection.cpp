@@ -1,5 +1,7 @@
 #include "net/connection.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -92,6 +94,21 @@ core::task<bool> connection::fill(size_t n) {
     if (!more) co_return false;
   }
   co_return true;
+}
+
+core::task<void> connection::close_gently(std::chrono::nanoseconds linger, size_t max_bytes) {
+  ::shutdown(_fd.get(), SHUT_WR);
+  const auto until = core::clock::now() + linger;
+  size_t dropped = 0;
+  for (;;) {
+    dropped += _end - _begin;
+    consume(_end - _begin);
+    const auto now = core::clock::now();
+    if (dropped >= max_bytes || now >= until) break;
+    set_read_timeout(until - now);
+    const bool more = co_await fill(1);
+    if (!more) break;  // the peer closed (or the node is stopping)
+  }
 }
 
 core::task<std::optional<std::string_view>> connection::read_line(size_t limit) {

@@ -53,6 +53,12 @@ class connection {
   // from the socket into dst when not compressed). False as fill() is.
   core::task<bool> read_exact(char* dst, size_t n);
   bool line_too_long() const noexcept { return _too_long; }
+  // Before closing after an answer that ends the connection while the peer may still be
+  // sending (a V2 client on the HTTP port, a body refused from its Content-Length): shuts
+  // down writing and reads and drops what comes, until the peer closes, `linger` passes or
+  // `max_bytes` came. Closing with unread input would reset the connection, and the peer
+  // could lose the answer.
+  core::task<void> close_gently(std::chrono::nanoseconds linger, size_t max_bytes);
   // Why the last read or flush failed: 0 (peer closed or ended its compressed stream), the
   // errno of the failed recv/send (ETIMEDOUT, ECANCELED, ...), or EPROTO (corrupt
   // compressed stream).
