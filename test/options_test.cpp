@@ -914,3 +914,32 @@ BOOST_AUTO_TEST_CASE(log_level_names) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(after_listen)
+
+BOOST_AUTO_TEST_CASE(broadcast_ports_left_at_zero_take_the_bound_ones) {
+  config::options o = parse_ok({"--broadcast-tcp-port=9", "--statsd-prefix="});
+  config::resolve_after_listen(o, 4150, 4151);
+  BOOST_TEST(o.broadcast_tcp_port == 9);
+  BOOST_TEST(o.broadcast_http_port == 4151);
+  BOOST_TEST(o.statsd_prefix == "");  // an empty prefix stays empty
+  config::options no_http = parse_ok({});
+  config::resolve_after_listen(no_http, 4150, -1);  // no HTTP listener (or a unix socket)
+  BOOST_TEST(no_http.broadcast_http_port == 0);
+}
+
+BOOST_AUTO_TEST_CASE(statsd_prefix_gets_the_host_key_and_a_trailing_dot) {
+  config::options o = parse_ok({"--broadcast-address=10.0.0.1"});
+  config::resolve_after_listen(o, 4150, 4151);
+  BOOST_TEST(o.statsd_prefix == "nsq.10_0_0_1_4151.");
+  // Every %s; an IPv6 host is bracketed as Go's JoinHostPort does; a '.' is not doubled.
+  config::options v6 = parse_ok({"--broadcast-address=::1", "--broadcast-http-port=80",
+                                 "--statsd-prefix=a%s.b%s."});
+  config::resolve_after_listen(v6, 4150, 4151);
+  BOOST_TEST(v6.statsd_prefix == "a[__1]_80.b[__1]_80.");
+  config::options plain = parse_ok({"--statsd-prefix=app"});
+  config::resolve_after_listen(plain, 4150, 4151);
+  BOOST_TEST(plain.statsd_prefix == "app.");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

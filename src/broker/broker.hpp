@@ -32,6 +32,7 @@
 #include "broker/pqueue.hpp"
 #include "broker/quantile.hpp"
 #include "broker/stats.hpp"
+#include "broker/topology.hpp"
 #include "config/options.hpp"
 #include "core/event.hpp"
 #include "core/log.hpp"
@@ -376,6 +377,11 @@ class broker_shard {
 
   broker_shard* peer(unsigned shard) const noexcept { return _peers[shard]; }
 
+  // On shard 0: who hears of topics and channels coming and going (topology.hpp); nullptr
+  // for nobody. Set and cleared by the lookup loop.
+  void set_topology_observer(topology_observer* o) noexcept { _observer = o; }
+  topology_observer* observer() const noexcept { return _observer; }
+
   // Whether message `id` is in flight in the channel's part of any other shard (FIN/REQ/TOUCH
   // of a message delivered by another shard: "client does not own message").
   core::task<bool> in_flight_elsewhere(std::string topic_name, std::string name, message_id id);
@@ -546,9 +552,14 @@ class broker_shard {
   bool _committing = false;
   core::event _commit_finished;
   std::deque<std::pair<std::uint64_t, int>> _commit_failures;  // recent failed batches
+  topology_observer* _observer = nullptr;  // shard 0 only
+  // Shard 0: new topics waiting for their observer's channels; later creators wait on the event.
+  std::unordered_map<std::string, std::shared_ptr<core::event>> _topics_being_made;
   bool _meta_dirty = false;     // shard 0: nsqd.dat needs writing
   bool _meta_writing = false;
 
+  static core::task<void> create_everywhere(std::vector<broker_shard*>* peers, const std::string* topic_name,
+                                            const std::string* channel_name);
   core::task<void> sync_loop();
   core::task<void> metadata_writer();
   core::task<void> load_sidecar(part_key key);

@@ -49,26 +49,63 @@ std::shared_ptr<channel_heads> broker_shard::heads_for(const std::string& topic_
   return std::make_shared<channel_heads>(shard_count());
 }
 
-namespace {
-
-// On shard 0: creates the topic (and the channel, if named) on every shard.
-core::task<void> create_everywhere(std::vector<broker_shard*>* peers, const std::string* topic_name,
-                                   const std::string* channel_name) {
+// On shard 0: creates the topic (and the channel, if named) on every shard. A new topic first
+// asks the topology observer for the channels to create with it (nsqlookupd's), and is made
+// with them before any caller publishes to it; another creation of the same topic meanwhile
+// waits for this one.
+core::task<void> broker_shard::create_everywhere(std::vector<broker_shard*>* peers, const std::string* topic_name,
+                                                 const std::string* channel_name) {
   broker_shard* zero = (*peers)[0];
-  topic* known = zero->find_topic(*topic_name);
-  bool fresh = !known || (channel_name && !known->find_channel(*channel_name));
-  std::optional<std::string> cn;
-  if (channel_name) cn = *channel_name;
-  std::shared_ptr<channel_heads> heads = zero->heads_for(*topic_name, cn);  // one for every part
-  for (unsigned n = 0; n < peers->size(); ++n) {
-    broker_shard* peer = (*peers)[n];
-    co_await core::on_shard(n, [peer, topic_name, &cn, &heads] { return peer->create_part(*topic_name, cn, heads); });
+  std::vector<std::string> with_topic;
+  std::shared_ptr<core::event> made;  // set when this creation of a new topic is done
+  if (zero->_observer && !zero->find_topic(*topic_name)) {
+    auto [it, first] = zero->_topics_being_made.try_emplace(*topic_name);
+    if (!first) {
+      std::shared_ptr<core::event> other = it->second;
+      co_await other->wait();
+    } else {
+      made = it->second = std::make_shared<core::event>();
+      with_topic = co_await zero->_observer->channels_for_new_topic(*topic_name);
+    }
   }
+  // Waiters go on however this ends (an exception included).
+  struct announce_made {
+    broker_shard* zero;
+    const std::string* name;
+    std::shared_ptr<core::event> made;
+    ~announce_made() {
+      if (!made) return;
+      made->set();
+      zero->_topics_being_made.erase(*name);
+    }
+  } announce{zero, topic_name, made};
+
+  topic* known = zero->find_topic(*topic_name);
+  const bool topic_fresh = !known;
+  std::vector<std::string> fresh_channels;
+  std::vector<std::optional<std::string>> parts;  // the topic alone, or each channel to make
+  if (!channel_name && with_topic.empty()) parts.emplace_back();
+  if (channel_name) parts.emplace_back(*channel_name);
+  for (const std::string& name : with_topic)
+    if (is_valid_channel_name(name) && !is_ephemeral(name) && !(channel_name && name == *channel_name))
+      parts.emplace_back(name);
+  for (const std::optional<std::string>& cn : parts) {
+    if (cn && (!known || !known->find_channel(*cn))) fresh_channels.push_back(*cn);
+    std::shared_ptr<channel_heads> heads = zero->heads_for(*topic_name, cn);  // one for every part
+    for (unsigned n = 0; n < peers->size(); ++n) {
+      broker_shard* peer = (*peers)[n];
+      co_await core::on_shard(n, [peer, topic_name, &cn, &heads] { return peer->create_part(*topic_name, cn, heads); });
+    }
+  }
+  if (zero->_observer) {
+    using kind = topology_change::kind;
+    if (topic_fresh) zero->_observer->changed({kind::added, *topic_name, std::nullopt});
+    for (const std::string& cn : fresh_channels) zero->_observer->changed({kind::added, *topic_name, cn});
+  }
+  const bool fresh = topic_fresh || !fresh_channels.empty();
   if (fresh && !is_ephemeral(*topic_name) && !(channel_name && is_ephemeral(*channel_name)))
     zero->persist_metadata();
 }
-
-}  // namespace
 
 // A part whose disk queue is still opening is not ready: a publish must not be answered from
 // memory alone where the options promise disk.
@@ -76,7 +113,7 @@ core::task<topic*> broker_shard::get_topic(std::string name) {
   if (topic* t = find_topic(name); t && t->disk_ready()) co_return t;
   std::vector<broker_shard*>* peers = &_peers;
   const std::string* n = &name;
-  co_await core::on_shard(0, [peers, n] { return create_everywhere(peers, n, nullptr); });
+  co_await core::on_shard(0, [peers, n] { return broker_shard::create_everywhere(peers, n, nullptr); });
   co_return &ensure_topic(name);
 }
 
@@ -86,7 +123,7 @@ core::task<channel*> broker_shard::get_channel(std::string topic_name, std::stri
   std::vector<broker_shard*>* peers = &_peers;
   const std::string* t = &topic_name;
   const std::string* c = &name;
-  co_await core::on_shard(0, [peers, t, c] { return create_everywhere(peers, t, c); });
+  co_await core::on_shard(0, [peers, t, c] { return broker_shard::create_everywhere(peers, t, c); });
   co_return &ensure_channel(topic_name, name);
 }
 
@@ -170,14 +207,36 @@ core::task<bool> admin_everywhere(std::vector<broker_shard*>* peers, const std::
   bool found = false;
   std::optional<std::string> channel;
   if (channel_name) channel = *channel_name;
+  broker_shard* zero = (*peers)[0];
+  // What a removal takes away, as shard 0 knows it before (every shard holds every part).
+  std::vector<std::string> removed_channels;
+  bool topic_removed = false;
+  if (op == broker_shard::admin::remove) {
+    if (topic* t = zero->find_topic(*topic_name)) {
+      if (!channel_name) {
+        topic_removed = true;
+        for (const auto& [name, c] : t->channels()) removed_channels.push_back(name);
+      } else if (t->find_channel(*channel_name)) {
+        removed_channels.push_back(*channel_name);
+      }
+    }
+  }
   for (unsigned n = 0; n < peers->size(); ++n) {
     broker_shard* peer = (*peers)[n];
     bool here = co_await core::on_shard(
         n, [peer, topic_name, &channel, op] { return peer->apply_admin(*topic_name, channel, op); });
     found |= here;
   }
+  // An #ephemeral topic goes with its last channel.
+  if (channel_name && !removed_channels.empty() && !zero->find_topic(*topic_name)) topic_removed = true;
+  if (topology_observer* o = zero->observer()) {
+    // Channels first, then the topic: nsqlookupd drops a topic's channels with it, but warns.
+    using kind = topology_change::kind;
+    for (const std::string& cn : removed_channels) o->changed({kind::removed, *topic_name, cn});
+    if (topic_removed) o->changed({kind::removed, *topic_name, std::nullopt});
+  }
   bool ephemeral = is_ephemeral(*topic_name) || (channel_name && is_ephemeral(*channel_name));
-  if (found && op != broker_shard::admin::empty && !ephemeral) (*peers)[0]->persist_metadata();
+  if (found && op != broker_shard::admin::empty && !ephemeral) zero->persist_metadata();
   co_return found;
 }
 

@@ -120,6 +120,28 @@ parse_result parse_command_line(int argc, const char* const* argv) {
   }
 }
 
+void resolve_after_listen(options& o, int tcp_port, int http_port) {
+  if (o.broadcast_http_port == 0 && http_port > 0) o.broadcast_http_port = http_port;
+  if (o.broadcast_tcp_port == 0 && tcp_port > 0) o.broadcast_tcp_port = tcp_port;
+  if (o.statsd_prefix.empty()) return;
+  // Go's net.JoinHostPort brackets a host holding a ':'.
+  const std::string& host = o.broadcast_address;
+  std::string key = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                    std::to_string(o.broadcast_http_port);
+  for (char& ch : key)
+    if (ch == '.' || ch == ':') ch = '_';
+  std::string prefix;
+  for (std::size_t at = 0;;) {
+    std::size_t hit = o.statsd_prefix.find("%s", at);
+    prefix += o.statsd_prefix.substr(at, hit - at);
+    if (hit == std::string::npos) break;
+    prefix += key;
+    at = hit + 2;
+  }
+  if (prefix.back() != '.') prefix += '.';
+  o.statsd_prefix = std::move(prefix);
+}
+
 void validate(const options& o) {
   if (o.max_deflate_level < 1 || o.max_deflate_level > 9)
     throw std::invalid_argument("--max-deflate-level must be [1,9]");

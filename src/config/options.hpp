@@ -159,6 +159,13 @@ parse_result parse_command_line(int argc, const char* const* argv);
 // Loading the cert/key/CA, the data path lock and binding listeners are the server's job.
 void validate(const options& opts);
 
+// What upstream's New() derives once the listeners are bound: broadcast ports left at 0
+// become the real TCP and HTTP ports (-1: none or a unix socket, the value stays 0), and
+// every `%s` of a non-empty --statsd-prefix becomes the host key (broadcast
+// address:http port, `.` and `:` as `_`), with a trailing `.` added: `nsq.%s` on host
+// "vm" port 4151 -> `nsq.vm_4151.`. /config shows these values, as upstream's.
+void resolve_after_listen(options& opts, int tcp_port, int http_port);
+
 // `GET /config/:opt`, by config-file name ("id", "msg_timeout", "nsqlookupd_tcp_addresses").
 // Strings are raw text (is_text); everything else is the JSON upstream answers: numbers and
 // bools, durations as integer nanoseconds, log_level 1..5, tls_required 0|1|2,

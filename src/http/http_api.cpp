@@ -404,9 +404,12 @@ core::task<net::http_response> http_api::config_put(const net::http_request& req
   const std::string& body = req.body();
   if (body.empty()) co_return net::v1_error(413, "INVALID_VALUE");
   if (opt == "nsqlookupd_tcp_addresses") {
-    auto addresses = parse_lookupd_addresses(body);
+    auto addresses = config::parse_lookupd_addresses(body);
     if (!addresses) co_return net::v1_error(400, "INVALID_VALUE");
     _shared.settings.set_lookupd_tcp_addresses(std::move(*addresses));
+    // The lookup loop reconciles its peers on shard 0.
+    config::runtime_settings* settings = &_shared.settings;
+    co_await core::on_shard(0, [settings] { settings->changed(); });
   } else if (opt == "log_level") {
     const auto level = config::parse_log_level(body);
     if (!level) co_return net::v1_error(400, "INVALID_VALUE");
@@ -422,7 +425,7 @@ net::http_response http_api::config_value(const std::string& opt) const {
   // The two settings that change at run time are read where they live now.
   if (opt == "log_level") return net::v1_json(std::to_string(int(log().level())));
   if (opt == "nsqlookupd_tcp_addresses")
-    return net::v1_json(lookupd_addresses_json(_shared.settings.lookupd_tcp_addresses()));
+    return net::v1_json(config::lookupd_addresses_json(_shared.settings.lookupd_tcp_addresses()));
   const auto v = config::config_get(opts(), opt);
   if (!v) return net::v1_error(400, "INVALID_OPTION");
   return v->is_text ? net::v1_text(v->body) : net::v1_json(v->body);

@@ -18,7 +18,7 @@
 
 #include "broker/broker.hpp"
 #include "core/task.hpp"
-#include "http/http_api_settings.hpp"
+#include "http/http_shared.hpp"
 #include "net/http_codec.hpp"
 #include "net/http_router.hpp"
 

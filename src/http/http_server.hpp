@@ -19,7 +19,7 @@
 
 #include "broker/broker.hpp"
 #include "core/task.hpp"
-#include "http/http_api_settings.hpp"
+#include "http/http_shared.hpp"
 
 namespace nsqd::http {
 

@@ -16,6 +16,7 @@
 
 #include "core/io.hpp"
 #include "go/go_syntax.hpp"
+#include "net/dial.hpp"
 #include "net/socket.hpp"
 
 namespace nsqd::net {
@@ -58,21 +59,6 @@ std::string errno_text(int negative_errno) {
 std::optional<nanoseconds> left(const std::optional<clock::time_point>& deadline) {
   if (!deadline) return std::nullopt;
   return *deadline - clock::now();
-}
-
-// Connects `fd` (a fresh socket for `addr`) within `timeout` (none = unbounded): 0 or -errno.
-core::task<int> connect_one(const socket_address& addr, std::optional<nanoseconds> timeout,
-                            unique_fd& fd) {
-  fd.reset(::socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) co_return -errno;
-  if (timeout && timeout->count() <= 0) co_return -ETIMEDOUT;
-  int r;
-  if (timeout)
-    r = co_await core::connect(fd.get(), addr.get(), addr.length).timeout(*timeout);
-  else
-    r = co_await core::connect(fd.get(), addr.get(), addr.length);
-  if (r < 0) fd.reset();
-  co_return r;
 }
 
 std::vector<socket_address> resolve(const http_url& url, std::string& error) {
@@ -229,7 +215,7 @@ core::task<http_client_result> http_fetch(http_client_request request, http_clie
     std::optional<nanoseconds> timeout = left(deadline);
     if (limits.connect_timeout.count() > 0 && (!timeout || *timeout > limits.connect_timeout))
       timeout = limits.connect_timeout;
-    r = co_await connect_one(addr, timeout, fd);
+    r = co_await connect_stream(addr, timeout, fd);
     if (r >= 0 || r == -ECANCELED) break;
   }
   if (r < 0) {

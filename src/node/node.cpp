@@ -12,9 +12,11 @@
 #include "core/signals.hpp"
 #include "core/task_group.hpp"
 #include "go/go_syntax.hpp"
-#include "http/http_api_settings.hpp"
+#include "http/http_shared.hpp"
 #include "http/http_server.hpp"
+#include "loops/lookup.hpp"
 #include "loops/queue_scan.hpp"
+#include "loops/statsd.hpp"
 #include "protocol/tcp_server.hpp"
 
 namespace nsqd::node {
@@ -66,9 +68,21 @@ core::task<void> run_on_shard(unsigned n, net::unique_fd* tcp_listener,
   });
 }
 
+// The statsd push, on shard 0 (it gathers every shard's stats from there).
+core::task<void> run_statsd(core::sharded<broker::broker_shard>* brokers) {
+  co_await brokers->invoke_on(0, [](broker::broker_shard& b) { return loops::statsd(b); });
+}
+
+// The lookup sync, on shard 0 (where topics and channels are made and deleted); it runs
+// without peers too, as `PUT /config/nsqlookupd_tcp_addresses` may add some.
+core::task<void> run_lookup(core::sharded<broker::broker_shard>* brokers, config::runtime_settings* settings) {
+  co_await brokers->invoke_on(0, [settings](broker::broker_shard& b) { return loops::lookup(b, *settings); });
+}
+
 }  // namespace
 
-node::node(const config::options& opts, const core::logger& log) : _opts(opts), _log(log) {
+node::node(const config::options& opts, const core::logger& log)
+    : _opts(opts), _log(log), _settings(opts.lookupd_tcp_addresses) {
   _data_lock = lock_data_path(opts.data_path);
   config::validate(opts);  // upstream checks its options after taking the lock
   unsigned shards = unsigned(opts.cores < 1 ? 1 : opts.cores);
@@ -81,6 +95,7 @@ node::node(const config::options& opts, const core::logger& log) : _opts(opts), 
   }
   _tcp_port = net::local_port(tcp.front().get());
   if (!http.empty()) _http_port = net::local_port(http.front().get());
+  config::resolve_after_listen(_opts, _tcp_port, _http_port);
   _listeners.resize(shards);
   for (unsigned i = 0; i < shards; ++i) {
     _listeners[i].tcp = std::move(tcp[i]);
@@ -123,11 +138,13 @@ core::task<std::exception_ptr> node::serve() {
   _log.info("TCP: listening on ", _opts.tcp_address, " (", _listeners.size(), " shards)");
   if (_http_port >= 0) _log.info("HTTP: listening on ", _opts.http_address);
   // What every shard's HTTP side shares: the real ports, start time, run-time settings.
-  http::http_shared http_shared(_opts, _tcp_port, _http_port);
+  http::http_shared http_shared(_settings, _tcp_port, _http_port);
   std::exception_ptr failure;
   core::task_group services{co_await core::this_context()};
   for (unsigned n = 0; n < _listeners.size(); ++n)
     services.spawn(run_on_shard(n, &_listeners[n].tcp, &_listeners[n].http, &*_brokers, &http_shared));
+  if (!_opts.statsd_address.empty()) services.spawn(run_statsd(&*_brokers));
+  services.spawn(run_lookup(&*_brokers, &_settings));
   services.spawn(watch_signals(&services, &_log));
   try {
     co_await services.join();

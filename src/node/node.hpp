@@ -20,6 +20,7 @@
 
 #include "broker/broker.hpp"
 #include "config/options.hpp"
+#include "config/runtime_settings.hpp"
 #include "core/log.hpp"
 #include "core/sharded.hpp"
 #include "core/task.hpp"
@@ -55,10 +56,14 @@ class node {
     net::unique_fd http;  // empty when --http-address is ""
   };
 
-  const config::options& _opts;
+  // Upstream's options with what binding decides filled in (config::resolve_after_listen):
+  // every shard reads this copy.
+  config::options _opts;
   const core::logger& _log;
   net::unique_fd _data_lock;  // the data directory, flock'ed; its fd is the queues' dirfd
   storage::node_health _health;
+  // What `PUT /config` changes while running (the lookupd peers), seeded from _opts.
+  config::runtime_settings _settings;
   std::vector<shard_listeners> _listeners;  // by shard
   int _tcp_port = -1;
   int _http_port = -1;
