@@ -2,9 +2,13 @@
 //   parse options -> create the node (lock the data path, bind) -> load metadata
 //   -> persist metadata -> run the task group on every shard until the first failure or
 //   SIGTERM/SIGINT -> flush to disk -> exit code.
-// Exit codes: 0 after a signal, 1 for a bad flag, a start-up failure or a service failure.
+// Exit codes: 0 after a signal, 2 for a bad flag (Go's flag package), 1 for a bad config
+// file, a start-up failure or a service failure.
+
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <optional>
 
@@ -40,6 +44,10 @@ int main(int argc, char** argv) {
     std::fputs(parsed.message.c_str(), stdout);
     return 0;
   }
+  if (parsed.outcome == config::parse_outcome::exit_usage) {
+    std::fprintf(stderr, "%s\n%s", parsed.message.c_str(), config::usage_text(config::default_options()).c_str());
+    return 2;
+  }
   if (parsed.outcome == config::parse_outcome::exit_error) {
     std::fprintf(stderr, "%s\n", parsed.message.c_str());
     return 1;
@@ -54,9 +62,15 @@ int main(int argc, char** argv) {
   // Before any thread exists, so that every shard inherits the mask.
   core::block_stop_signals();
 
+  // systemd: where to tell it how the service is doing, and how often to say it is alive.
+  const char* notify_socket = std::getenv("NOTIFY_SOCKET");
+  node::service_manager systemd{net::service_notifier(notify_socket ? notify_socket : ""),
+                                net::watchdog_interval(std::getenv("WATCHDOG_USEC"),
+                                                       std::getenv("WATCHDOG_PID"), ::getpid())};
+
   std::optional<node::node> nsqd;
   try {
-    nsqd.emplace(opts, log);
+    nsqd.emplace(opts, log, systemd);
   } catch (const std::exception& e) {
     log.fatal("failed to instantiate nsqd - ", e.what());
     return 1;

@@ -118,18 +118,29 @@ BOOST_AUTO_TEST_CASE(version_prints_and_exits_0) {
   BOOST_TEST(r.output.starts_with("nsqd v1.3.0"), "output: " << r.output);
 }
 
-BOOST_AUTO_TEST_CASE(unknown_flag_exits_1_naming_it) {
+// Go's flag package (ExitOnError): the error, then the usage, on stderr; exit code 2.
+BOOST_AUTO_TEST_CASE(unknown_flag_exits_2_naming_it) {
   nsqd_process nsqd;
   auto r = nsqd.run_to_exit({"--no-such-flag"});
-  BOOST_TEST(r.code == 1);
-  BOOST_TEST(contains(r.output, "no-such-flag"), "output: " << r.output);
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.output.starts_with("flag provided but not defined: -no-such-flag\nUsage of nsqd:\n"),
+             "output: " << r.output);
+  BOOST_TEST(contains(r.output, "  -tcp-address string"), "output: " << r.output);
 }
 
-BOOST_AUTO_TEST_CASE(bad_flag_value_exits_1) {
+BOOST_AUTO_TEST_CASE(bad_flag_value_exits_2) {
   nsqd_process nsqd;
   auto r = nsqd.run_to_exit({"--max-rdy-count=abc"});
-  BOOST_TEST(r.code == 1);
+  BOOST_TEST(r.code == 2);
   BOOST_TEST(contains(r.output, "max-rdy-count"), "output: " << r.output);
+  BOOST_TEST(contains(r.output, "Usage of nsqd:"), "output: " << r.output);
+}
+
+BOOST_AUTO_TEST_CASE(bad_config_file_exits_1) {
+  nsqd_process nsqd;
+  auto r = nsqd.run_to_exit({"--config=" + nsqd.dir().file("missing.cfg")});
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(contains(r.output, "failed to load config file"), "output: " << r.output);
 }
 
 BOOST_AUTO_TEST_CASE(node_id_out_of_range_exits_1) {

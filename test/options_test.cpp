@@ -43,7 +43,7 @@ config::options parse_ok(std::initializer_list<std::string> args) {
 
 std::string parse_error(std::initializer_list<std::string> args) {
   auto r = parse(args);
-  BOOST_TEST(int(r.outcome) == int(config::parse_outcome::exit_error));
+  BOOST_TEST(int(r.outcome) == int(config::parse_outcome::exit_usage));
   BOOST_TEST(r.message.find('\n') == std::string::npos);
   return r.message;
 }
@@ -619,7 +619,7 @@ BOOST_AUTO_TEST_CASE(version) {
   // Checked before the config file is read, after every flag is.
   BOOST_TEST(int(parse({"-version", "--config=/nonexistent/nsqd.cfg"}).outcome) ==
              int(config::parse_outcome::exit_ok));
-  BOOST_TEST(int(parse({"--version", "--nope"}).outcome) == int(config::parse_outcome::exit_error));
+  BOOST_TEST(int(parse({"--version", "--nope"}).outcome) == int(config::parse_outcome::exit_usage));
   BOOST_TEST(!parse_ok({"--version=false"}).version);
 }
 

@@ -76,8 +76,8 @@ options default_options() {
 
 parse_result parse_command_line(int argc, const char* const* argv) {
   parse_result r;
-  auto fail = [&](std::string message) {
-    r.outcome = parse_outcome::exit_error;
+  auto fail = [&](std::string message, parse_outcome outcome = parse_outcome::exit_error) {
+    r.outcome = outcome;
     r.message = std::move(message);
     return r;
   };
@@ -91,8 +91,8 @@ parse_result parse_command_line(int argc, const char* const* argv) {
     for (const auto& [spec, values] : cl.given)
       for (const std::string& v : values)
         if (auto err = detail::set_from_flag(*spec, from_flags, v); !err.empty())
-          return fail(flag_value_error(*spec, v, err));
-    if (!cl.error.empty()) return fail(cl.error);
+          return fail(flag_value_error(*spec, v, err), parse_outcome::exit_usage);
+    if (!cl.error.empty()) return fail(cl.error, parse_outcome::exit_usage);
     if (cl.help) {
       r.outcome = parse_outcome::exit_ok;
       r.message = usage_text(defaults);

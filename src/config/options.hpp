@@ -135,7 +135,9 @@ std::int64_t default_node_id(std::string_view hostname);
 enum class parse_outcome {
   run,         // start the daemon with `opts`
   exit_ok,     // --help or --version: write `message` (ends with '\n') to stdout, exit 0
-  exit_error,  // bad flag or config file: `message` is one line (no '\n'), for stderr; exit 1
+  exit_usage,  // bad flag (Go's flag package): `message` is one line (no '\n'); stderr gets it
+               // and the usage text (`message`, then usage_text()), exit 2, as Go's ExitOnError
+  exit_error,  // bad config file: `message` is one line (no '\n'), for stderr; exit 1
 };
 
 struct parse_result {
@@ -147,7 +149,7 @@ struct parse_result {
 // Reads argv[1..argc) (argv[0] is the program name): defaults, then the --config TOML file if
 // given, then the explicit flags. Does not validate ranges (see validate()), except what a
 // parse needs. A non-empty --tls-client-auth-policy turns tls_required `no` into `yes`, as
-// upstream does. Never throws for bad input: errors come back as exit_error.
+// upstream does. Never throws for bad input: errors come back as exit_usage / exit_error.
 parse_result parse_command_line(int argc, const char* const* argv);
 
 // Upstream's start-up checks that need no I/O, in upstream's order; throws

@@ -17,6 +17,7 @@
 #include "loops/lookup.hpp"
 #include "loops/queue_scan.hpp"
 #include "loops/statsd.hpp"
+#include "loops/watchdog.hpp"
 #include "protocol/tcp_server.hpp"
 
 namespace nsqd::node {
@@ -47,13 +48,15 @@ core::task<void> serve_shard(net::unique_fd* tcp_listener, net::unique_fd* http_
 
 // Stops the services when SIGTERM or SIGINT arrives; SIGHUP is accepted and ignored
 // (logs go to stderr, there is nothing to reopen).
-core::task<void> watch_signals(core::task_group* services, const core::logger* log) {
+core::task<void> watch_signals(core::task_group* services, const core::logger* log,
+                               const net::service_notifier* systemd) {
   core::signal_watch signals;
   for (;;) {
     int sig = co_await signals.next();
     if (sig < 0) co_return;  // cancelled: something else stopped the services
     if (sig == SIGHUP) continue;
     log->info("signal ", sig, " received, exiting");
+    systemd->notify("STOPPING=1\nSTATUS=stopping: writing queued messages to disk");
     services->cancel();
     co_return;
   }
@@ -81,8 +84,8 @@ core::task<void> run_lookup(core::sharded<broker::broker_shard>* brokers, config
 
 }  // namespace
 
-node::node(const config::options& opts, const core::logger& log)
-    : _opts(opts), _log(log), _settings(opts.lookupd_tcp_addresses) {
+node::node(const config::options& opts, const core::logger& log, const service_manager& systemd)
+    : _opts(opts), _log(log), _systemd(systemd), _settings(opts.lookupd_tcp_addresses) {
   _data_lock = lock_data_path(opts.data_path);
   config::validate(opts);  // upstream checks its options after taking the lock
   unsigned shards = unsigned(opts.cores < 1 ? 1 : opts.cores);
@@ -112,6 +115,7 @@ core::task<void> node::start() {
 }
 
 core::task<bool> node::load_metadata() {
+  _systemd.notifier.notify("STATUS=starting: loading metadata and queues");
   std::string error;
   try {
     // nsqd.dat and the queues, before any listener accepts (connections wait in the backlog).
@@ -145,11 +149,18 @@ core::task<std::exception_ptr> node::serve() {
     services.spawn(run_on_shard(n, &_listeners[n].tcp, &_listeners[n].http, &*_brokers, &http_shared));
   if (!_opts.statsd_address.empty()) services.spawn(run_statsd(&*_brokers));
   services.spawn(run_lookup(&*_brokers, &_settings));
-  services.spawn(watch_signals(&services, &_log));
+  services.spawn(watch_signals(&services, &_log, &_systemd.notifier));
+  if (_systemd.watchdog)
+    services.spawn(loops::watchdog(_systemd.notifier, *_systemd.watchdog, unsigned(_listeners.size())));
+  // Listeners bound, metadata loaded: connections are served from here on.
+  _systemd.notifier.notify("READY=1\nSTATUS=serving: TCP " + _opts.tcp_address +
+                           (_http_port >= 0 ? ", HTTP " + _opts.http_address : std::string()) + ", " +
+                           std::to_string(_listeners.size()) + " shards\nMAINPID=" + std::to_string(::getpid()));
   try {
     co_await services.join();
   } catch (...) {
     failure = std::current_exception();
+    _systemd.notifier.notify("STOPPING=1\nSTATUS=stopping after a failure: writing queued messages to disk");
   }
   co_return failure;
 }
@@ -159,6 +170,7 @@ core::task<void> node::stop() {
   if (_loaded) co_await _brokers->invoke_on(0, [](broker::broker_shard& b) { return b.flush_all(); });
   co_await _brokers->stop();
   if (_loaded) _log.info("TCP: closing ", _opts.tcp_address);
+  _systemd.notifier.notify("STATUS=stopped");
 }
 
 }  // namespace nsqd::node

@@ -13,6 +13,7 @@
 // serve() is upstream's Main(): one service task per shard (broker part, queue scan, TCP and
 // HTTP accept loops and their connections) plus the signal watch on shard 0.
 
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -24,10 +25,17 @@
 #include "core/log.hpp"
 #include "core/sharded.hpp"
 #include "core/task.hpp"
+#include "net/service_notify.hpp"
 #include "net/socket.hpp"
 #include "storage/health.hpp"
 
 namespace nsqd::node {
+
+// What a service manager (systemd) asked of this process; main reads it from the environment.
+struct service_manager {
+  net::service_notifier notifier;                     // $NOTIFY_SOCKET (disabled without one)
+  std::optional<std::chrono::microseconds> watchdog;  // $WATCHDOG_USEC, for this process
+};
 
 // A start-up failure; main prints `FATAL: failed to instantiate nsqd - <what>` and exits 1.
 class startup_error : public std::runtime_error {
@@ -36,7 +44,9 @@ class startup_error : public std::runtime_error {
 
 class node {
  public:
-  node(const config::options& opts, const core::logger& log);
+  // `systemd` (outliving the node) hears READY=1, STATUS=, STOPPING=1 and the watchdog's
+  // WATCHDOG=1 (net/service_notify.hpp, loops/watchdog.hpp).
+  node(const config::options& opts, const core::logger& log, const service_manager& systemd);
 
   const config::options& opts() const noexcept { return _opts; }
   int tcp_port() const noexcept { return _tcp_port; }
@@ -60,6 +70,7 @@ class node {
   // every shard reads this copy.
   config::options _opts;
   const core::logger& _log;
+  const service_manager& _systemd;
   net::unique_fd _data_lock;  // the data directory, flock'ed; its fd is the queues' dirfd
   storage::node_health _health;
   // What `PUT /config` changes while running (the lookupd peers), seeded from _opts.

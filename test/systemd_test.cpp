@@ -1,0 +1,247 @@
+#define BOOST_TEST_MODULE systemd
+// Running under systemd: the service notification protocol (a NOTIFY_SOCKET listener in the
+// test, as systemd's own), READY=1 / STATUS= / STOPPING=1 / MAINPID, the watchdog's
+// WATCHDOG=1 at half of WATCHDOG_USEC and none while a shard is held (stopped with ptrace,
+// where the test may trace), on 1 and 4 shards; units of the notifier and the watchdog
+// settings.
+
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <dirent.h>
+#include <poll.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/service_notify.hpp"
+#include "test/support/nsqd_process.hpp"
+#include "test/support/wire_client.hpp"
+
+using namespace nsqd::test;
+namespace net = nsqd::net;
+namespace bdata = boost::unit_test::data;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+// systemd's side: an AF_UNIX datagram socket at a path (or an abstract name, "@...").
+class notify_listener {
+ public:
+  explicit notify_listener(std::string name) : _name(std::move(name)) {
+    _fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, _name.data(), _name.size());
+    socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + _name.size());
+    if (_name[0] == '@')
+      a.sun_path[0] = '\0';
+    else
+      len += 1;
+    if (_fd < 0 || ::bind(_fd, reinterpret_cast<sockaddr*>(&a), len) != 0)
+      throw std::runtime_error("notify_listener: cannot bind " + _name);
+  }
+  ~notify_listener() { ::close(_fd); }
+  const std::string& name() const { return _name; }
+
+  // The next datagram within `timeout`.
+  std::optional<std::string> next(milliseconds timeout = 10s) {
+    pollfd p{_fd, POLLIN, 0};
+    if (::poll(&p, 1, int(timeout.count())) <= 0) return std::nullopt;
+    char buf[4096];
+    ssize_t n = ::recv(_fd, buf, sizeof buf, 0);
+    if (n < 0) return std::nullopt;
+    return std::string(buf, std::size_t(n));
+  }
+  // Datagrams until one contains `text` (it is returned), within `timeout`.
+  std::optional<std::string> until(const std::string& text, milliseconds timeout = 10s) {
+    const auto end = steady::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<milliseconds>(end - steady::now());
+      if (left.count() <= 0) return std::nullopt;
+      auto d = next(left);
+      if (!d) return std::nullopt;
+      if (d->find(text) != std::string::npos) return d;
+    }
+  }
+  // How many datagrams holding `text` arrive within `span`, and when.
+  std::vector<steady::time_point> times_of(const std::string& text, milliseconds span) {
+    std::vector<steady::time_point> out;
+    const auto end = steady::now() + span;
+    for (;;) {
+      auto left = std::chrono::duration_cast<milliseconds>(end - steady::now());
+      if (left.count() <= 0) return out;
+      auto d = next(left);
+      if (!d) return out;
+      if (d->find(text) != std::string::npos) out.push_back(steady::now());
+    }
+  }
+
+ private:
+  std::string _name;
+  int _fd = -1;
+};
+
+// Sets an environment variable for the nsqd started while it lives (children inherit it).
+class scoped_env {
+ public:
+  scoped_env(const char* name, const std::string& value) : _name(name) { ::setenv(name, value.c_str(), 1); }
+  ~scoped_env() { ::unsetenv(_name); }
+
+ private:
+  const char* _name;
+};
+
+// The thread id of `pid`'s thread named `name`, or -1.
+pid_t thread_named(pid_t pid, const std::string& name) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return -1;
+  pid_t found = -1;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream comm(dir + "/" + e->d_name + "/comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) found = pid_t(std::atoi(e->d_name));
+  }
+  ::closedir(d);
+  return found;
+}
+
+// Starts nsqd as systemd would: NOTIFY_SOCKET, and WATCHDOG_USEC / WATCHDOG_PID when given.
+void start_under_systemd(nsqd_process& nsqd, const notify_listener& systemd, const std::vector<std::string>& args,
+                         const char* watchdog_usec = nullptr, const char* watchdog_pid = nullptr) {
+  scoped_env socket("NOTIFY_SOCKET", systemd.name());
+  std::optional<scoped_env> usec, pid;
+  if (watchdog_usec) usec.emplace("WATCHDOG_USEC", watchdog_usec);
+  if (watchdog_pid) pid.emplace("WATCHDOG_PID", watchdog_pid);
+  nsqd.start(args);
+}
+
+const std::vector<int> shard_counts = {1, 4};
+
+// ---- units -------------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(watchdog_interval_follows_sd_watchdog_enabled) {
+  const pid_t self = ::getpid();
+  BOOST_TEST(!net::watchdog_interval(nullptr, nullptr, self).has_value());
+  BOOST_TEST(net::watchdog_interval("3000000", nullptr, self)->count() == 3000000);
+  BOOST_TEST(net::watchdog_interval("3000000", std::to_string(self).c_str(), self).has_value());
+  BOOST_TEST(!net::watchdog_interval("3000000", std::to_string(self + 1).c_str(), self).has_value());
+  BOOST_TEST(!net::watchdog_interval("0", nullptr, self).has_value());
+  BOOST_TEST(!net::watchdog_interval("-5", nullptr, self).has_value());
+  BOOST_TEST(!net::watchdog_interval("12s", nullptr, self).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(notifier_reaches_paths_and_abstract_names_and_ignores_the_rest) {
+  temp_dir dir;
+  notify_listener at_path(dir.file("notify"));
+  BOOST_TEST(net::service_notifier(at_path.name()).notify("READY=1"));
+  BOOST_TEST(at_path.next(1s).value_or("") == "READY=1");
+  notify_listener abstract("@nsqd-test-" + std::to_string(::getpid()));
+  BOOST_TEST(net::service_notifier(abstract.name()).notify("STATUS=x"));
+  BOOST_TEST(abstract.next(1s).value_or("") == "STATUS=x");
+  // Not run by systemd, or a value that names no socket: nothing to do, and no failure.
+  BOOST_TEST(!net::service_notifier("").enabled());
+  BOOST_TEST(!net::service_notifier("relative/path").enabled());
+  BOOST_TEST(!net::service_notifier("").notify("READY=1"));
+  // A socket that went away: the send fails at once, without waiting.
+  BOOST_TEST(!net::service_notifier(dir.file("gone")).notify("READY=1"));
+}
+
+// ---- black box ---------------------------------------------------------------------------------
+
+BOOST_DATA_TEST_CASE(ready_once_serving_status_and_stopping, bdata::make(shard_counts), cores) {
+  nsqd_process nsqd;
+  notify_listener systemd(nsqd.dir().file("notify"));
+  {
+    scoped_env env("NOTIFY_SOCKET", systemd.name());
+    nsqd.spawn(nsqd.args_with_defaults({"--cores=" + std::to_string(cores)}));
+  }
+  BOOST_TEST(systemd.until("STATUS=starting: loading metadata").has_value());
+  auto ready = systemd.until("READY=1");
+  BOOST_TEST_REQUIRE(ready.has_value());
+  // By READY=1 the listeners answer.
+  BOOST_TEST(http_get(nsqd.http_port(), "/ping").body == "OK");
+  BOOST_TEST(ready->find("MAINPID=" + std::to_string(nsqd.pid())) != std::string::npos, *ready);
+  BOOST_TEST(ready->find("STATUS=serving: TCP " + nsqd.tcp_address() + ", HTTP " + nsqd.http_address() + ", " +
+                         std::to_string(cores) + " shards") != std::string::npos,
+             *ready);
+  ::kill(nsqd.pid(), SIGTERM);
+  auto stopping = systemd.until("STOPPING=1");
+  BOOST_TEST_REQUIRE(stopping.has_value());
+  BOOST_TEST(stopping->find("STATUS=stopping") != std::string::npos, *stopping);
+  BOOST_TEST(systemd.until("STATUS=stopped").has_value());
+  BOOST_TEST(nsqd.wait_exit().code == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_abstract_notify_socket_and_no_socket_at_all) {
+  nsqd_process nsqd;
+  notify_listener systemd("@nsqd-systemd-test-" + std::to_string(::getpid()));
+  start_under_systemd(nsqd, systemd, {"--cores=2"});
+  BOOST_TEST(systemd.until("READY=1").has_value());
+  BOOST_TEST(nsqd.stop() == 0);
+  // A NOTIFY_SOCKET nobody listens on does not keep nsqd from serving or stopping.
+  scoped_env env("NOTIFY_SOCKET", nsqd.dir().file("nobody"));
+  nsqd.start({"--cores=2"});
+  BOOST_TEST(http_get(nsqd.http_port(), "/ping").body == "OK");
+  BOOST_TEST(nsqd.stop() == 0);
+}
+
+BOOST_DATA_TEST_CASE(watchdog_at_half_the_interval, bdata::make(shard_counts), cores) {
+  nsqd_process nsqd;
+  notify_listener systemd(nsqd.dir().file("notify"));
+  start_under_systemd(nsqd, systemd, {"--cores=" + std::to_string(cores)}, "400000");  // a keep-alive every 0.2 s
+  BOOST_TEST(systemd.until("READY=1").has_value());
+  const auto times = systemd.times_of("WATCHDOG=1", 2000ms);
+  BOOST_TEST(times.size() >= 6u);   // 10 expected; a loaded machine may lose a few
+  BOOST_TEST(times.size() <= 11u);  // never faster than half the interval
+  for (std::size_t i = 1; i < times.size(); ++i)
+    BOOST_TEST((times[i] - times[i - 1] >= 150ms), "keep-alive " << i << " came early");
+  BOOST_TEST(nsqd.stop() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(no_watchdog_for_another_pid_or_without_watchdog_usec) {
+  nsqd_process nsqd;
+  notify_listener systemd(nsqd.dir().file("notify"));
+  start_under_systemd(nsqd, systemd, {"--cores=2"}, "200000", "1");  // meant for another process
+  BOOST_TEST(systemd.until("READY=1").has_value());
+  BOOST_TEST(systemd.times_of("WATCHDOG=1", 800ms).empty());
+  BOOST_TEST(nsqd.stop() == 0);
+}
+
+// A shard that does not answer stops the keep-alives; once it runs again they resume.
+BOOST_AUTO_TEST_CASE(no_watchdog_while_a_shard_is_held) {
+  nsqd_process nsqd;
+  notify_listener systemd(nsqd.dir().file("notify"));
+  start_under_systemd(nsqd, systemd, {"--cores=4"}, "400000");
+  BOOST_TEST(systemd.until("WATCHDOG=1").has_value());
+  const pid_t shard = thread_named(nsqd.pid(), "shard-2");
+  BOOST_TEST_REQUIRE(shard > 0);
+  // Hold shard 2's thread alone (a ptrace stop; the other shards run on).
+  if (::ptrace(PTRACE_SEIZE, shard, nullptr, nullptr) != 0) {
+    BOOST_TEST_MESSAGE("cannot ptrace here (" << std::strerror(errno) << "): the held-shard check is not run");
+    BOOST_TEST(nsqd.stop() == 0);
+    return;
+  }
+  BOOST_TEST_REQUIRE(::ptrace(PTRACE_INTERRUPT, shard, nullptr, nullptr) == 0);
+  int status = 0;
+  BOOST_TEST_REQUIRE(::waitpid(shard, &status, __WALL) == shard);
+  systemd.times_of("WATCHDOG=1", 300ms);  // one already on its way may still come
+  BOOST_TEST(systemd.times_of("WATCHDOG=1", 1500ms).empty());
+  BOOST_TEST(::ptrace(PTRACE_DETACH, shard, nullptr, nullptr) == 0);
+  BOOST_TEST(systemd.times_of("WATCHDOG=1", 1000ms).size() >= 2u);
+  BOOST_TEST(nsqd.stop() == 0);
+}
+
+}  // namespace
