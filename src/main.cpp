@@ -66,7 +66,11 @@ int main(int argc, char** argv) {
   const char* notify_socket = std::getenv("NOTIFY_SOCKET");
   node::service_manager systemd{net::service_notifier(notify_socket ? notify_socket : ""),
                                 net::watchdog_interval(std::getenv("WATCHDOG_USEC"),
-                                                       std::getenv("WATCHDOG_PID"), ::getpid())};
+                                                       std::getenv("WATCHDOG_PID"), ::getpid()),
+                                net::passed_sockets(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"),
+                                                    std::getenv("LISTEN_FDNAMES"), ::getpid())};
+  // Meant for this process only (sd_listen_fds(3) with unset_environment).
+  for (const char* name : {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}) ::unsetenv(name);
 
   std::optional<node::node> nsqd;
   try {

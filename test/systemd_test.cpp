@@ -2,14 +2,16 @@
 // Running under systemd: the service notification protocol (a NOTIFY_SOCKET listener in the
 // test, as systemd's own), READY=1 / STATUS= / STOPPING=1 / MAINPID, the watchdog's
 // WATCHDOG=1 at half of WATCHDOG_USEC and none while a shard is held (stopped with ptrace,
-// where the test may trace), on 1 and 4 shards; units of the notifier and the watchdog
-// settings.
+// where the test may trace), socket activation through systemd-socket-activate (Debian's
+// systemd package; skipped without it), on 1 and 4 shards; units of the notifier, the
+// watchdog settings and the passed-socket rules.
 
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -21,10 +23,12 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "net/service_notify.hpp"
+#include "net/socket_activation.hpp"
 #include "test/support/nsqd_process.hpp"
 #include "test/support/wire_client.hpp"
 
@@ -159,6 +163,30 @@ BOOST_AUTO_TEST_CASE(notifier_reaches_paths_and_abstract_names_and_ignores_the_r
   BOOST_TEST(!net::service_notifier(dir.file("gone")).notify("READY=1"));
 }
 
+BOOST_AUTO_TEST_CASE(passed_sockets_follow_sd_listen_fds) {
+  const pid_t self = ::getpid();
+  const std::string me = std::to_string(self);
+  BOOST_TEST(net::passed_sockets(nullptr, "2", nullptr, self).empty());
+  BOOST_TEST(net::passed_sockets(std::to_string(self + 1).c_str(), "2", nullptr, self).empty());
+  BOOST_TEST(net::passed_sockets(me.c_str(), "0", nullptr, self).empty());
+  BOOST_TEST(net::passed_sockets(me.c_str(), "x", nullptr, self).empty());
+  // Descriptors 3 and 4 are whatever this test process has open; only names are checked here.
+  auto named = net::passed_sockets(me.c_str(), "2", "http:tcp", self);
+  BOOST_TEST_REQUIRE(named.size() == 2u);
+  BOOST_TEST(net::take_passed(named, "tcp", 0).value_or(-1) == 4);
+  BOOST_TEST(net::take_passed(named, "http", 1).value_or(-1) == 3);
+  BOOST_TEST(!net::take_passed(named, "https", 2).has_value());
+  auto unnamed = net::passed_sockets(me.c_str(), "2", nullptr, self);
+  BOOST_TEST(net::take_passed(unnamed, "tcp", 0).value_or(-1) == 3);
+  BOOST_TEST(net::take_passed(unnamed, "http", 1).value_or(-1) == 4);
+  auto unknown = net::passed_sockets(me.c_str(), "1", "unknown", self);  // systemd's "no name"
+  BOOST_TEST(net::take_passed(unknown, "tcp", 0).value_or(-1) == 3);
+  // Not a listening socket: refused with a clear error.
+  int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  BOOST_CHECK_THROW(net::shared_listener(fd, 2, "tcp"), net::listen_error);
+  ::close(fd);
+}
+
 // ---- black box ---------------------------------------------------------------------------------
 
 BOOST_DATA_TEST_CASE(ready_once_serving_status_and_stopping, bdata::make(shard_counts), cores) {
@@ -242,6 +270,75 @@ BOOST_AUTO_TEST_CASE(no_watchdog_while_a_shard_is_held) {
   BOOST_TEST(::ptrace(PTRACE_DETACH, shard, nullptr, nullptr) == 0);
   BOOST_TEST(systemd.times_of("WATCHDOG=1", 1000ms).size() >= 2u);
   BOOST_TEST(nsqd.stop() == 0);
+}
+
+// ---- socket activation -------------------------------------------------------------------------
+
+const char* const socket_activate = "/usr/bin/systemd-socket-activate";
+
+boost::test_tools::assertion_result has_socket_activate(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result ok(::access(socket_activate, X_OK) == 0);
+  if (!ok) ok.message() << "SKIPPED: no " << socket_activate << " (Debian's systemd package)";
+  return ok;
+}
+
+// nsqd under systemd-socket-activate, which listens on the TCP and HTTP ports, starts nsqd
+// at the first connection and passes both sockets (named, or by position when `names` is
+// empty). --tcp-address and --http-address name ports held by someone else: binding them
+// would fail, so nsqd must serve the passed sockets.
+struct activated_nsqd {
+  nsqd_process paths;  // its temp dir, data dir and free ports (the ones passed)
+  held_listener busy_tcp, busy_http;
+  std::optional<child_process> process;
+
+  activated_nsqd(int cores, const std::string& names) {
+    std::vector<std::string> argv = {socket_activate, "-l", paths.tcp_address(), "-l", paths.http_address()};
+    if (!names.empty()) argv.push_back("--fdname=" + names);
+    argv.insert(argv.end(), {"--", nsqd_binary(), "--data-path=" + paths.data_path(), "--cores=" + std::to_string(cores),
+                             "--tcp-address=127.0.0.1:" + std::to_string(busy_tcp.port()),
+                             "--http-address=127.0.0.1:" + std::to_string(busy_http.port())});
+    process.emplace(argv, paths.dir().file("activated.log"));
+    // Listening before it starts nsqd: wait until it accepts, then the first request starts nsqd.
+    const auto until = steady::now() + 5s;
+    while (!port_accepts(paths.http_port()) && steady::now() < until) std::this_thread::sleep_for(20ms);
+  }
+  std::string output() const { return process->output(); }
+};
+
+BOOST_TEST_DECORATOR(*boost::unit_test::precondition(has_socket_activate))
+BOOST_DATA_TEST_CASE(socket_activation_serves_the_passed_sockets, bdata::make(shard_counts) * bdata::make({"tcp:http", ""}),
+                     cores, names) {
+  BOOST_TEST_CONTEXT("cores " << cores << ", names '" << names << "'") {
+    activated_nsqd nsqd(cores, names);
+    const std::uint16_t tcp = nsqd.paths.tcp_port(), http = nsqd.paths.http_port();
+    BOOST_TEST(http_get(http, "/ping", 10s).body == "OK");
+    const auto info = http_get(http, "/info").body;
+    BOOST_TEST(info.find("\"tcp_port\":" + std::to_string(tcp)) != std::string::npos, info);
+    BOOST_TEST(info.find("\"http_port\":" + std::to_string(http)) != std::string::npos, info);
+    // Every shard takes connections from the one socket: many clients publish, one consumes all.
+    for (int i = 0; i < 16; ++i) {
+      wire_client c(tcp);
+      c.send_magic();
+      c.send_command("PUB activated", "m" + std::to_string(i));
+      BOOST_TEST(c.read_frame().data == "OK");
+    }
+    wire_client consumer(tcp);
+    consumer.send_magic();
+    consumer.send_command("SUB activated c");
+    BOOST_TEST(consumer.read_frame().data == "OK");
+    BOOST_TEST(http_client(http).post("/pub?topic=activated", "late").status == 200);
+    consumer.send_command("RDY 100");
+    int received = 0;
+    for (; received < 17; ++received) {
+      auto f = consumer.read_frame_within(5s);
+      if (!f || !parse_message(*f)) break;
+    }
+    BOOST_TEST(received == 17);  // the 16 waited at the topic for its first channel
+    BOOST_TEST(nsqd.output().find("TCP: listening on socket passed by systemd (" + std::to_string(cores) + " shards)") !=
+                   std::string::npos,
+               nsqd.output());
+    BOOST_TEST(nsqd.process->stop(SIGTERM, 10s) == 0);
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "loops/queue_scan.hpp"
 #include "loops/statsd.hpp"
 #include "loops/watchdog.hpp"
+#include "net/socket_activation.hpp"
 #include "protocol/tcp_server.hpp"
 
 namespace nsqd::node {
@@ -91,8 +92,21 @@ node::node(const config::options& opts, const core::logger& log, const service_m
   unsigned shards = unsigned(opts.cores < 1 ? 1 : opts.cores);
   std::vector<net::unique_fd> tcp, http;
   try {
-    tcp = net::listen_tcp(opts.tcp_address, shards);
-    if (!opts.http_address.empty()) http = net::listen_tcp(opts.http_address, shards);
+    // Sockets passed by systemd (socket activation) take the place of binding the addresses.
+    if (auto fd = net::take_passed(systemd.passed, "tcp", 0)) {
+      tcp = net::shared_listener(*fd, shards, "tcp");
+      _tcp_listening = "socket passed by systemd";
+    } else {
+      tcp = net::listen_tcp(opts.tcp_address, shards);
+      _tcp_listening = opts.tcp_address;
+    }
+    if (auto fd = net::take_passed(systemd.passed, "http", 1)) {
+      http = net::shared_listener(*fd, shards, "http");
+      _http_listening = "socket passed by systemd";
+    } else if (!opts.http_address.empty()) {
+      http = net::listen_tcp(opts.http_address, shards);
+      _http_listening = opts.http_address;
+    }
   } catch (const net::listen_error& e) {
     throw startup_error(e.what());
   }
@@ -139,8 +153,10 @@ core::task<bool> node::persist_metadata() {
 }
 
 core::task<std::exception_ptr> node::serve() {
-  _log.info("TCP: listening on ", _opts.tcp_address, " (", _listeners.size(), " shards)");
-  if (_http_port >= 0) _log.info("HTTP: listening on ", _opts.http_address);
+  _log.info("TCP: listening on ", _tcp_listening, " (", _listeners.size(), " shards)");
+  if (_http_port >= 0) _log.info("HTTP: listening on ", _http_listening);
+  if (net::take_passed(_systemd.passed, "https", 2))
+    _log.warn("HTTPS: a socket named https was passed, but this nsqd does not serve HTTPS yet");
   // What every shard's HTTP side shares: the real ports, start time, run-time settings.
   http::http_shared http_shared(_settings, _tcp_port, _http_port);
   std::exception_ptr failure;
@@ -153,8 +169,8 @@ core::task<std::exception_ptr> node::serve() {
   if (_systemd.watchdog)
     services.spawn(loops::watchdog(_systemd.notifier, *_systemd.watchdog, unsigned(_listeners.size())));
   // Listeners bound, metadata loaded: connections are served from here on.
-  _systemd.notifier.notify("READY=1\nSTATUS=serving: TCP " + _opts.tcp_address +
-                           (_http_port >= 0 ? ", HTTP " + _opts.http_address : std::string()) + ", " +
+  _systemd.notifier.notify("READY=1\nSTATUS=serving: TCP " + _tcp_listening +
+                           (_http_port >= 0 ? ", HTTP " + _http_listening : std::string()) + ", " +
                            std::to_string(_listeners.size()) + " shards\nMAINPID=" + std::to_string(::getpid()));
   try {
     co_await services.join();
@@ -169,7 +185,7 @@ core::task<void> node::stop() {
   // Every queued, in-flight and deferred message to disk, in upstream's layout; nsqd.dat.
   if (_loaded) co_await _brokers->invoke_on(0, [](broker::broker_shard& b) { return b.flush_all(); });
   co_await _brokers->stop();
-  if (_loaded) _log.info("TCP: closing ", _opts.tcp_address);
+  if (_loaded) _log.info("TCP: closing ", _tcp_listening);
   _systemd.notifier.notify("STATUS=stopped");
 }
 

@@ -17,6 +17,7 @@
 #include <exception>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "broker/broker.hpp"
@@ -26,6 +27,7 @@
 #include "core/sharded.hpp"
 #include "core/task.hpp"
 #include "net/service_notify.hpp"
+#include "net/socket_activation.hpp"
 #include "net/socket.hpp"
 #include "storage/health.hpp"
 
@@ -35,6 +37,9 @@ namespace nsqd::node {
 struct service_manager {
   net::service_notifier notifier;                     // $NOTIFY_SOCKET (disabled without one)
   std::optional<std::chrono::microseconds> watchdog;  // $WATCHDOG_USEC, for this process
+  // $LISTEN_FDS: sockets named tcp and http (or unnamed, in that order) are served in place
+  // of binding --tcp-address and --http-address, each shared by every shard.
+  std::vector<net::passed_socket> passed;
 };
 
 // A start-up failure; main prints `FATAL: failed to instantiate nsqd - <what>` and exits 1.
@@ -78,6 +83,8 @@ class node {
   std::vector<shard_listeners> _listeners;  // by shard
   int _tcp_port = -1;
   int _http_port = -1;
+  std::string _tcp_listening;   // for the log and STATUS: the address, or where the socket came from
+  std::string _http_listening;
   std::vector<broker::broker_shard*> _peers;  // every shard's part, by shard
   std::optional<core::sharded<broker::broker_shard>> _brokers;  // made by start()
   bool _loaded = false;  // stop() flushes only what load_metadata() took in
