@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -181,6 +182,14 @@ BOOST_AUTO_TEST_CASE(passed_sockets_follow_sd_listen_fds) {
   BOOST_TEST(net::take_passed(unnamed, "http", 1).value_or(-1) == 4);
   auto unknown = net::passed_sockets(me.c_str(), "1", "unknown", self);  // systemd's "no name"
   BOOST_TEST(net::take_passed(unknown, "tcp", 0).value_or(-1) == 3);
+  // One .socket unit with two ListenStream= lines: both named after the unit, taken in order.
+  auto unit = net::passed_sockets(me.c_str(), "2", "nsqd.socket:nsqd.socket", self);
+  BOOST_TEST(net::take_passed(unit, "tcp", 0).value_or(-1) == 3);
+  BOOST_TEST(net::take_passed(unit, "http", 1).value_or(-1) == 4);
+  // A socket named for one listener is never taken for another by position.
+  auto only_http = net::passed_sockets(me.c_str(), "1", "http", self);
+  BOOST_TEST(!net::take_passed(only_http, "tcp", 0).has_value());
+  BOOST_TEST(net::take_passed(only_http, "http", 1).value_or(-1) == 3);
   // Not a listening socket: refused with a clear error.
   int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   BOOST_CHECK_THROW(net::shared_listener(fd, 2, "tcp"), net::listen_error);
@@ -339,6 +348,47 @@ BOOST_DATA_TEST_CASE(socket_activation_serves_the_passed_sockets, bdata::make(sh
                nsqd.output());
     BOOST_TEST(nsqd.process->stop(SIGTERM, 10s) == 0);
   }
+}
+
+// ---- the units in contrib/ ----------------------------------------------------------------------
+
+const char* const systemd_analyze = "/usr/bin/systemd-analyze";
+
+boost::test_tools::assertion_result has_systemd_analyze(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result ok(::access(systemd_analyze, X_OK) == 0);
+  if (!ok) ok.message() << "SKIPPED: no " << systemd_analyze << " (Debian's systemd package)";
+  return ok;
+}
+
+// `systemd-analyze verify` on contrib/nsqd.service and nsqd.socket, with ExecStart pointing
+// at the built binary (verify checks that it exists): no error and no warning.
+BOOST_AUTO_TEST_CASE(units_pass_systemd_analyze_verify, *boost::unit_test::precondition(has_systemd_analyze)) {
+  temp_dir dir;
+  std::string service = read_file(std::string(NSQD_SOURCE_ROOT) + "/contrib/nsqd.service");
+  const std::string exec = "ExecStart=/usr/bin/nsqd ";
+  const auto at = service.find(exec);
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  service.replace(at, exec.size(), "ExecStart=" + std::filesystem::absolute(nsqd_binary()).string() + " ");
+  write_file(dir.file("nsqd.service"), service);
+  write_file(dir.file("nsqd.socket"), read_file(std::string(NSQD_SOURCE_ROOT) + "/contrib/nsqd.socket"));
+  child_process verify({systemd_analyze, "verify", dir.file("nsqd.service"), dir.file("nsqd.socket")},
+                       dir.file("verify.log"));
+  BOOST_TEST(verify.wait_for(30s).value_or(-1) == 0, verify.output());
+  BOOST_TEST(verify.output().empty(), verify.output());
+  // What the unit promises is there.
+  for (const char* line : {"Type=notify", "WatchdogSec=", "Restart=on-failure", "DynamicUser=yes", "StateDirectory=nsqd",
+                           "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "NoNewPrivileges=yes",
+                           "CapabilityBoundingSet=\n", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+                           "SystemCallFilter=@system-service", "LimitNOFILE=1048576"})
+    BOOST_TEST(service.find(line) != std::string::npos, line);
+}
+
+// The example config is one nsqd accepts.
+BOOST_AUTO_TEST_CASE(the_example_config_starts_nsqd) {
+  nsqd_process nsqd;
+  nsqd.start({"--config=" + std::string(NSQD_SOURCE_ROOT) + "/contrib/nsqd.conf"});
+  BOOST_TEST(http_get(nsqd.http_port(), "/config/mem_queue_size").body == "10000");
+  BOOST_TEST(nsqd.stop() == 0);
 }
 
 }  // namespace

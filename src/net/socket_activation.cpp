@@ -43,7 +43,6 @@ std::vector<passed_socket> passed_sockets(const char* listen_pid, const char* li
     const int fd = first_passed_fd + i;
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     std::string name = std::size_t(i) < names.size() ? names[std::size_t(i)] : "";
-    if (name == "unknown") name.clear();  // systemd's name for an unnamed descriptor
     out.push_back({std::move(name), fd});
   }
   return out;
@@ -52,8 +51,10 @@ std::vector<passed_socket> passed_sockets(const char* listen_pid, const char* li
 std::optional<int> take_passed(const std::vector<passed_socket>& passed, std::string_view name, std::size_t position) {
   for (const passed_socket& p : passed)
     if (p.name == name) return p.fd;
-  if (position < passed.size() && passed[position].name.empty()) return passed[position].fd;
-  return std::nullopt;
+  if (position >= passed.size()) return std::nullopt;
+  const std::string& at = passed[position].name;
+  if (at == "tcp" || at == "http" || at == "https") return std::nullopt;  // named for another listener
+  return passed[position].fd;
 }
 
 std::vector<unique_fd> shared_listener(int fd, unsigned count, std::string_view name) {

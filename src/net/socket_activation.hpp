@@ -7,9 +7,10 @@
 //                                getenv("LISTEN_FDNAMES"), getpid());
 //   if (auto fd = take_passed(passed, "tcp", 0)) ...   // in place of binding --tcp-address
 //
-// nsqd takes sockets named `tcp`, `http` and `https`; a socket without a name (no
-// $LISTEN_FDNAMES, or systemd's "unknown") is taken by position: the first for TCP, the
-// second for HTTP, the third for HTTPS. Each is shared by every shard (shared_listener()).
+// nsqd takes sockets named `tcp`, `http` and `https`; a socket with another name (none, or
+// systemd's defaults: "unknown", or the .socket unit's name) is taken by position: the first
+// for TCP, the second for HTTP, the third for HTTPS. Each is shared by every shard
+// (shared_listener()).
 
 #include <optional>
 #include <string>
@@ -23,7 +24,7 @@
 namespace nsqd::net {
 
 struct passed_socket {
-  std::string name;  // "" when the service manager named none
+  std::string name;  // as $LISTEN_FDNAMES gives it ("" without one)
   int fd;
 };
 
@@ -32,7 +33,8 @@ struct passed_socket {
 std::vector<passed_socket> passed_sockets(const char* listen_pid, const char* listen_fds, const char* listen_fdnames,
                                           pid_t self);
 
-// The socket named `name`, or else the unnamed one at `position`; nullopt when there is none.
+// The socket named `name`, or else the one at `position` unless that one is named for another
+// listener; nullopt when there is none.
 std::optional<int> take_passed(const std::vector<passed_socket>& passed, std::string_view name, std::size_t position);
 
 // `count` descriptors of one passed listening socket, one per shard (duplicates: each shard
