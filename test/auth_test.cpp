@@ -197,6 +197,7 @@ BOOST_AUTO_TEST_CASE(request_parameters) {
   BOOST_TEST(protocol::remote_ip_of("127.0.0.1:5555") == "127.0.0.1");
   BOOST_TEST(protocol::remote_ip_of("[::1]:5555") == "::1");
   BOOST_TEST(protocol::remote_ip_of("") == "");
+  BOOST_TEST(protocol::remote_ip_of("@") == "");  // a unix socket's peer, as Go's SplitHostPort fails
   BOOST_TEST(net::query_escape("aZ9-_.~ /%") == "aZ9-_.~+%2F%25");
 }
 

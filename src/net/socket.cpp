@@ -4,6 +4,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -121,6 +123,49 @@ std::vector<unique_fd> listen_tcp(const std::string& address, unsigned count) {
   return fds;
 }
 
+bool is_unix_address(const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) return true;  // missing port in address
+  const std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') return false;
+  return host.find(':') != std::string::npos || host.find('[') != std::string::npos ||
+         host.find(']') != std::string::npos;  // too many colons, or a stray bracket
+}
+
+std::vector<unique_fd> listen_unix(const std::string& path, unsigned count) {
+  auto failed = [&](const char* step, int err) -> listen_error {
+    return listen_error("listen (" + path + ") failed - listen unix " + path + ": " + step + ": " + go::errno_text(err));
+  };
+  sockaddr_un where{};
+  where.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof where.sun_path) throw failed("bind", EINVAL);
+  std::memcpy(where.sun_path, path.data(), path.size());
+  unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw failed("socket", errno);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&where), sizeof where) != 0) throw failed("bind", errno);
+  if (::listen(fd.get(), 4096) != 0) {
+    const int err = errno;
+    ::unlink(path.c_str());
+    throw failed("listen", err);
+  }
+  std::vector<unique_fd> fds;
+  fds.push_back(std::move(fd));
+  for (unsigned i = 1; i < count; ++i) {
+    unique_fd copy(::fcntl(fds.front().get(), F_DUPFD_CLOEXEC, 0));
+    if (!copy) {
+      const int err = errno;
+      ::unlink(path.c_str());
+      throw failed("dup", err);
+    }
+    fds.push_back(std::move(copy));
+  }
+  return fds;
+}
+
+std::vector<unique_fd> listen_stream(const std::string& address, unsigned count) {
+  return is_unix_address(address) ? listen_unix(address, count) : listen_tcp(address, count);
+}
+
 int local_port(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -147,6 +192,13 @@ std::string peer_name(int fd) {
     ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
     port = ntohs(in6->sin6_port);
     return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+  if (ss.ss_family == AF_UNIX) {
+    // As Go shows it: the peer's path, or "@" and its abstract name ("@" alone: unbound).
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&ss);
+    const std::size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+    if (n == 0 || un->sun_path[0] == '\0') return "@" + std::string(n > 1 ? un->sun_path + 1 : "", n > 1 ? n - 1 : 0);
+    return std::string(un->sun_path, ::strnlen(un->sun_path, n));
   }
   return "";
 }

@@ -56,6 +56,19 @@ class listen_error : public std::runtime_error {
 // for all). Throws listen_error.
 std::vector<unique_fd> listen_tcp(const std::string& address, unsigned count);
 
+// Whether `address` names a unix socket path rather than a TCP "host:port", as upstream's
+// TypeOfAddr decides: anything Go's net.SplitHostPort refuses ("/run/nsqd.sock": no port).
+bool is_unix_address(const std::string& address);
+
+// `count` descriptors of one listening unix socket at `path`, one per shard (SO_REUSEPORT
+// does not apply to unix sockets: the shards share the socket). A file already at `path`, a
+// stale socket from a crash included, fails as upstream's Listen does ("bind: address already
+// in use"); remove it, or let a clean stop remove it. Throws listen_error.
+std::vector<unique_fd> listen_unix(const std::string& path, unsigned count);
+
+// listen_tcp or listen_unix, as the address says.
+std::vector<unique_fd> listen_stream(const std::string& address, unsigned count);
+
 // The port a bound socket has, or -1.
 int local_port(int fd);
 

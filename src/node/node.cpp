@@ -97,17 +97,20 @@ node::node(const config::options& opts, const core::logger& log, const service_m
       tcp = net::shared_listener(*fd, shards, "tcp");
       _tcp_listening = "socket passed by systemd";
     } else {
-      tcp = net::listen_tcp(opts.tcp_address, shards);
+      tcp = net::listen_stream(opts.tcp_address, shards);
       _tcp_listening = opts.tcp_address;
+      if (net::is_unix_address(opts.tcp_address)) _unix_socket_files.push_back(opts.tcp_address);
     }
     if (auto fd = net::take_passed(systemd.passed, "http", 1)) {
       http = net::shared_listener(*fd, shards, "http");
       _http_listening = "socket passed by systemd";
     } else if (!opts.http_address.empty()) {
-      http = net::listen_tcp(opts.http_address, shards);
+      http = net::listen_stream(opts.http_address, shards);
       _http_listening = opts.http_address;
+      if (net::is_unix_address(opts.http_address)) _unix_socket_files.push_back(opts.http_address);
     }
   } catch (const net::listen_error& e) {
+    remove_unix_socket_files();
     throw startup_error(e.what());
   }
   _tcp_port = net::local_port(tcp.front().get());
@@ -118,6 +121,14 @@ node::node(const config::options& opts, const core::logger& log, const service_m
     _listeners[i].tcp = std::move(tcp[i]);
     if (!http.empty()) _listeners[i].http = std::move(http[i]);
   }
+}
+
+node::~node() { remove_unix_socket_files(); }
+
+void node::remove_unix_socket_files() {
+  // As Go's UnixListener.Close: the socket file goes with the listener.
+  for (const std::string& path : _unix_socket_files) ::unlink(path.c_str());
+  _unix_socket_files.clear();
 }
 
 core::task<void> node::start() {
@@ -154,7 +165,7 @@ core::task<bool> node::persist_metadata() {
 
 core::task<std::exception_ptr> node::serve() {
   _log.info("TCP: listening on ", _tcp_listening, " (", _listeners.size(), " shards)");
-  if (_http_port >= 0) _log.info("HTTP: listening on ", _http_listening);
+  if (!_http_listening.empty()) _log.info("HTTP: listening on ", _http_listening);
   if (net::take_passed(_systemd.passed, "https", 2))
     _log.warn("HTTPS: a socket named https was passed, but this nsqd does not serve HTTPS yet");
   // What every shard's HTTP side shares: the real ports, start time, run-time settings.
@@ -170,7 +181,7 @@ core::task<std::exception_ptr> node::serve() {
     services.spawn(loops::watchdog(_systemd.notifier, *_systemd.watchdog, unsigned(_listeners.size())));
   // Listeners bound, metadata loaded: connections are served from here on.
   _systemd.notifier.notify("READY=1\nSTATUS=serving: TCP " + _tcp_listening +
-                           (_http_port >= 0 ? ", HTTP " + _http_listening : std::string()) + ", " +
+                           (_http_listening.empty() ? std::string() : ", HTTP " + _http_listening) + ", " +
                            std::to_string(_listeners.size()) + " shards\nMAINPID=" + std::to_string(::getpid()));
   try {
     co_await services.join();
@@ -186,6 +197,8 @@ core::task<void> node::stop() {
   if (_loaded) co_await _brokers->invoke_on(0, [](broker::broker_shard& b) { return b.flush_all(); });
   co_await _brokers->stop();
   if (_loaded) _log.info("TCP: closing ", _tcp_listening);
+  _listeners.clear();
+  remove_unix_socket_files();
   _systemd.notifier.notify("STATUS=stopped");
 }
 

@@ -52,6 +52,10 @@ class node {
   // `systemd` (outliving the node) hears READY=1, STATUS=, STOPPING=1 and the watchdog's
   // WATCHDOG=1 (net/service_notify.hpp, loops/watchdog.hpp).
   node(const config::options& opts, const core::logger& log, const service_manager& systemd);
+  // Removes the unix socket files it made, if stop() has not.
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
 
   const config::options& opts() const noexcept { return _opts; }
   int tcp_port() const noexcept { return _tcp_port; }
@@ -85,6 +89,8 @@ class node {
   int _http_port = -1;
   std::string _tcp_listening;   // for the log and STATUS: the address, or where the socket came from
   std::string _http_listening;
+  std::vector<std::string> _unix_socket_files;  // made by binding, removed at stop
+  void remove_unix_socket_files();
   std::vector<broker::broker_shard*> _peers;  // every shard's part, by shard
   std::optional<core::sharded<broker::broker_shard>> _brokers;  // made by start()
   bool _loaded = false;  // stop() flushes only what load_metadata() took in

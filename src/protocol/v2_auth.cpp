@@ -258,7 +258,7 @@ std::string auth_success_json(const auth_state& state) {
 
 std::string remote_ip_of(std::string_view remote_address) {
   const std::size_t colon = remote_address.rfind(':');
-  if (colon == std::string_view::npos) return std::string(remote_address);
+  if (colon == std::string_view::npos) return "";  // Go's SplitHostPort fails: a unix socket's "@"
   std::string_view host = remote_address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);

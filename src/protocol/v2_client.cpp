@@ -16,15 +16,6 @@ constexpr std::size_t output_high_water = 256 * 1024;
 // Buffers that grew past this for a burst are given back once empty.
 constexpr std::size_t keep_capacity = 1024 * 1024;
 
-// "1.2.3.4:5" -> "1.2.3.4", "[::1]:5" -> "::1" (upstream's SplitHostPort of the remote address).
-std::string host_of(const std::string& address) {
-  std::size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return address;
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  return host;
-}
-
 }  // namespace
 
 client::client(net::connection& conn, broker::broker_shard& broker, core::task_group& group)
@@ -34,7 +25,7 @@ client::client(net::connection& conn, broker::broker_shard& broker, core::task_g
       _group(group),
       _connect_ts(broker::unix_now_ns() / 1'000'000'000),
       _settings(default_settings(broker.opts())) {
-  _identity.client_id = host_of(conn.remote_address());
+  _identity.client_id = remote_ip_of(conn.remote_address());  // as upstream: the host part
   _identity.hostname = _identity.client_id;
 }
 

@@ -5,6 +5,8 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,6 +143,23 @@ wire_client::wire_client(std::uint16_t port, milliseconds timeout, const std::st
       throw wire_error("connect " + where + ": " + std::strerror(err));
     }
   }
+}
+
+wire_client wire_client::unix_socket(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw wire_error(errno_text("socket"));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::string e = errno_text(("connect " + path).c_str());
+    ::close(fd);
+    throw wire_error(e);
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  wire_client c;
+  c._fd = fd;
+  return c;
 }
 
 wire_client::~wire_client() { close(); }

@@ -76,6 +76,9 @@ std::optional<wire_message> parse_message(const frame& f);
 // A blocking TCP connection to 127.0.0.1:port (or `host`), with a read buffer.
 class wire_client {
  public:
+  // A connection to the unix socket at `path`; throws wire_error if refused.
+  static wire_client unix_socket(const std::string& path);
+
   // Connects (with `timeout`); throws wire_error if refused or timed out.
   explicit wire_client(std::uint16_t port, milliseconds timeout = 5s,
                        const std::string& host = "127.0.0.1");
@@ -117,6 +120,7 @@ class wire_client {
   void close();
 
  private:
+  wire_client() = default;  // for unix_socket()
   enum class fill_result { data, eof, timeout };
   // One recv into _buffer, waiting until `deadline`.
   fill_result fill(std::chrono::steady_clock::time_point deadline);
