@@ -10,6 +10,7 @@ packages=(
   python3
   systemd   # systemd-socket-activate and systemd-analyze, for the systemd tests
   curl      # HTTP over unix sockets in the tests
+  dpkg-dev lintian   # tools/build-deb.sh and its test
 )
 # Node.js runs the interop tests with nsqjs from npm (any Node >= 18 will do).
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
