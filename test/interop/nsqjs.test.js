@@ -149,3 +149,57 @@ test('two readers on one channel share the messages', async () => {
   assert.strictEqual(counts[0] + counts[1], 400)
   readers.forEach(r => r.close()); w.close()
 })
+
+// ---- nsqlookupd: nsqjs finds this nsqd through upstream's nsqlookupd ($NSQ_UPSTREAM_BIN) ----
+
+function waitForExit (child) {
+  return new Promise(resolve => child.exitCode !== null ? resolve(child.exitCode) : child.on('exit', code => resolve(code)))
+}
+
+async function pingPort (port) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/ping' }, (res) => { res.resume(); resolve(res.statusCode === 200) })
+    req.on('error', () => resolve(false))
+  })
+}
+
+test('an nsqjs Reader with lookupdHTTPAddresses finds nsqd through upstream nsqlookupd', async (t) => {
+  const bin = process.env.NSQ_UPSTREAM_BIN
+  if (!bin || !fs.existsSync(path.join(bin, 'nsqlookupd'))) { t.skip('NSQ_UPSTREAM_BIN has no nsqlookupd'); return }
+  const [lookupTcp, lookupHttp, tcp, httpP] = [await freePort(), await freePort(), await freePort(), await freePort()]
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsqjs-lookupd-'))
+  const lookupd = spawn(path.join(bin, 'nsqlookupd'), [`--tcp-address=127.0.0.1:${lookupTcp}`,
+    `--http-address=127.0.0.1:${lookupHttp}`, '--broadcast-address=127.0.0.1', '--log-level=warn'],
+  { stdio: ['ignore', 'inherit', 'inherit'] })
+  const extra = (process.env.NSQD_EXTRA_ARGS || '').split(' ').filter(Boolean)
+  const node = spawn(process.env.NSQD_BINARY || '../../build/src/nsqd', [
+    `--tcp-address=127.0.0.1:${tcp}`, `--http-address=127.0.0.1:${httpP}`, `--data-path=${dir}`,
+    `--lookupd-tcp-address=127.0.0.1:${lookupTcp}`, '--broadcast-address=127.0.0.1', '--log-level=warn', ...extra],
+  { stdio: ['ignore', 'inherit', 'inherit'] })
+  try {
+    for (let i = 0; i < 150 && !(await pingPort(httpP)); i++) await new Promise(r => setTimeout(r, 100))
+    // The topic exists on the node (and so in nsqlookupd) before the Reader asks for it.
+    const w = await new Promise((resolve, reject) => {
+      const w = track(new nsq.Writer('127.0.0.1', tcp)); w.on('ready', () => resolve(w)); w.on('error', reject); w.connect()
+    })
+    await publish(w, 'interop_lookupd', 'first')
+    const bodies = []
+    const r = track(new nsq.Reader('interop_lookupd', 'ch', {
+      lookupdHTTPAddresses: [`127.0.0.1:${lookupHttp}`], lookupdPollInterval: 1, lookupdPollJitter: 0.01, maxInFlight: 10
+    }))
+    r.on('message', msg => { bodies.push(msg.body.toString()); msg.finish() })
+    r.connect()
+    await new Promise(resolve => r.on('ready', resolve))
+    await publish(w, 'interop_lookupd', 'second')
+    await until(() => bodies.includes('second'))
+    // 'first' came before the channel existed: it waited at the topic for its first channel.
+    assert.deepStrictEqual(bodies.sort(), ['first', 'second'])
+    r.close(); w.close()
+  } finally {
+    node.kill('SIGTERM')
+    assert.strictEqual(await waitForExit(node), 0, 'nsqd exit code after SIGTERM')
+    lookupd.kill('SIGTERM')
+    await waitForExit(lookupd)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
