@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   }
   // Before any thread exists, so that every shard inherits the mask.
   core::block_stop_signals();
+  const core::fd_limit fds = core::raise_fd_limit();
+  log.info("file descriptor limit: ", fds.soft, fds.raised ? " (soft limit raised to the hard one)" : "");
 
   // systemd: where to tell it how the service is doing, and how often to say it is alive.
   const char* notify_socket = std::getenv("NOTIFY_SOCKET");

@@ -1,5 +1,7 @@
 #include "core/syscheck.hpp"
 
+#include <sys/resource.h>
+
 #include <liburing.h>
 
 #include <cstring>
@@ -61,6 +63,22 @@ std::optional<std::string> io_uring_problem() {
   if (!missing.empty())
     return "io_uring is not usable: the kernel lacks operations " + missing + " (Linux 5.19+ needed)";
   return std::nullopt;
+}
+
+fd_limit raise_fd_limit() {
+  fd_limit out;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return out;
+  out.soft = limit.rlim_cur;
+  out.hard = limit.rlim_max;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      out.soft = limit.rlim_cur;
+      out.raised = true;
+    }
+  }
+  return out;
 }
 
 }  // namespace nsqd::core
