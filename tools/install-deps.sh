@@ -7,6 +7,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
   libtomlplusplus-dev
   libsnappy-dev zlib1g-dev
+  libssl-dev  # TLS (OpenSSL 3)
+  openssl     # the command line tool: the TLS tests make their certificates with it
   python3
   systemd   # systemd-socket-activate and systemd-analyze, for the systemd tests
   curl      # HTTP over unix sockets in the tests
