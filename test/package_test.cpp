@@ -68,13 +68,19 @@ BOOST_AUTO_TEST_CASE(builds_a_package_with_the_binary_units_config_and_user) {
   BOOST_TEST(has(postinst, "adduser --system --group --home /var/lib/nsqd --no-create-home --quiet nsqd"));
   BOOST_TEST(::access((control + "/postinst").c_str(), X_OK) == 0);
 
-  // lintian (Debian's package checker), when installed: no error, no warning.
-  if (::access("/usr/bin/lintian", X_OK) == 0) {
-    const exit_result lint = run(dir, {"/usr/bin/lintian", "--fail-on", "error,warning", package});
-    BOOST_TEST(lint.code == 0, lint.output);
-    for (const char* tag : {"\nE: ", "\nW: "}) BOOST_TEST(!has("\n" + lint.output, tag), lint.output);
+  // lintian (Debian's package checker), when installed: no error, no warning. Packages are
+  // built from release binaries: the sanitizer run skips it (half a minute on that binary).
+#if defined(__SANITIZE_ADDRESS__)
+  const bool lint = false;
+#else
+  const bool lint = ::access("/usr/bin/lintian", X_OK) == 0;
+#endif
+  if (lint) {
+    const exit_result linted = run(dir, {"/usr/bin/lintian", "--fail-on", "error,warning", package});
+    BOOST_TEST(linted.code == 0, linted.output);
+    for (const char* tag : {"\nE: ", "\nW: "}) BOOST_TEST(!has("\n" + linted.output, tag), linted.output);
   } else {
-    BOOST_TEST_MESSAGE("no lintian: the package was not linted");
+    BOOST_TEST_MESSAGE("no lintian, or a sanitizer build: the package was not linted");
   }
 }
 
