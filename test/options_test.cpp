@@ -943,3 +943,10 @@ BOOST_AUTO_TEST_CASE(statsd_prefix_gets_the_host_key_and_a_trailing_dot) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(join_host_port_as_go) {
+  BOOST_TEST(go::join_host_port("127.0.0.1", 4151) == "127.0.0.1:4151");
+  BOOST_TEST(go::join_host_port("::1", 4151) == "[::1]:4151");
+  BOOST_TEST(go::join_host_port("", 0) == ":0");
+  BOOST_TEST(!config::os_hostname().empty());
+}

@@ -17,12 +17,6 @@
 namespace nsqd::config {
 namespace {
 
-std::string os_hostname() {
-  char buf[HOST_NAME_MAX + 1] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0)
-    throw std::system_error(errno, std::generic_category(), "gethostname");
-  return buf;
-}
 
 // CPUs in this process's affinity mask (at least 1).
 int affinity_cpu_count() {
@@ -64,6 +58,13 @@ std::int64_t default_node_id(std::string_view hostname) {
   boost::crc_32_type crc;
   crc.process_bytes(bytes, sizeof bytes);
   return std::int64_t(crc.checksum() % 1024);
+}
+
+std::string os_hostname() {
+  char buf[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0)
+    throw std::system_error(errno, std::generic_category(), "gethostname");
+  return buf;
 }
 
 options default_options() {
@@ -124,10 +125,7 @@ void resolve_after_listen(options& o, int tcp_port, int http_port) {
   if (o.broadcast_http_port == 0 && http_port > 0) o.broadcast_http_port = http_port;
   if (o.broadcast_tcp_port == 0 && tcp_port > 0) o.broadcast_tcp_port = tcp_port;
   if (o.statsd_prefix.empty()) return;
-  // Go's net.JoinHostPort brackets a host holding a ':'.
-  const std::string& host = o.broadcast_address;
-  std::string key = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                    std::to_string(o.broadcast_http_port);
+  std::string key = go::join_host_port(o.broadcast_address, o.broadcast_http_port);
   for (char& ch : key)
     if (ch == '.' || ch == ':') ch = '_';
   std::string prefix;

@@ -128,6 +128,9 @@ struct options {
 // `options{}` plus the host-derived defaults: node_id = default_node_id(hostname),
 // broadcast_address = hostname, cores = CPUs in this process's affinity mask.
 options default_options();
+// os.Hostname(): this host's name (the default --broadcast-address, the IDENTIFY hostname
+// nsqd sends to nsqlookupd). Throws std::system_error if the kernel does not say.
+std::string os_hostname();
 
 // Upstream's default node id: crc32(md5(hostname)) % 1024 ("vm" -> 617).
 std::int64_t default_node_id(std::string_view hostname);

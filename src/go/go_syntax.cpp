@@ -215,4 +215,16 @@ std::string errno_text(int err) {
   return s;
 }
 
+std::string join_host_port(std::string_view host, std::int64_t port) {
+  std::string out;
+  if (host.find(':') != std::string_view::npos) {
+    out = "[";
+    out += host;
+    out += "]";
+  } else {
+    out = host;
+  }
+  return out + ":" + std::to_string(port);
+}
+
 }  // namespace nsqd::go

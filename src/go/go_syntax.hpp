@@ -38,6 +38,9 @@ std::string json_string(std::string_view text);
 // A double-quoted literal as fmt's %q writes it for ASCII text (for error messages).
 std::string quote(std::string_view text);
 
+// net.JoinHostPort: "host:port", the host in brackets when it holds a ':' ("[::1]:4151").
+std::string join_host_port(std::string_view host, std::int64_t port);
+
 // An errno's text as Go's syscall.Errno prints it: strerror in lower case ("no space left on
 // device"). `err` may be an errno or a -errno result.
 std::string errno_text(int err);

@@ -1,7 +1,5 @@
 #include "loops/lookup.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -22,12 +20,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto ping_interval = 15s;
-
-std::string hostname() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return {};
-  return name;
-}
 
 // REGISTER lines for everything shard 0 knows now (every shard holds every topic and channel).
 std::vector<std::string> registrations(const broker::broker_shard& broker) {
@@ -92,7 +84,7 @@ class lookup_sync final : public broker::topology_observer {
       : _broker(broker),
         _settings(settings),
         _group(peers),
-        _identify(lookup_identify_body(broker.opts(), hostname())) {}
+        _identify(lookup_identify_body(broker.opts(), config::os_hostname())) {}
 
   // The peers become the settings' addresses (in order, each once).
   void reconcile() {

@@ -25,11 +25,6 @@ constexpr auto io_timeout = 1s;         // upstream's dial timeout and per-read/
 constexpr auto retry_spacing = 1s;      // between connection attempts made by changes
 constexpr std::size_t batch_size = 256;  // commands in flight at once (their answers fit any buffer)
 
-std::string join_host_port(const std::string& host, std::int64_t port) {
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
 bool cancelled(const core::promise_context& ctx) { return ctx.cancel && ctx.cancel->cancelled(); }
 
 }  // namespace
@@ -87,7 +82,7 @@ void lookup_peer::stop() {
 
 std::optional<std::string> lookup_peer::http_address() const {
   if (!_info || _info->broadcast_address.empty()) return std::nullopt;
-  return join_host_port(_info->broadcast_address, _info->http_port);
+  return go::join_host_port(_info->broadcast_address, _info->http_port);
 }
 
 core::task<void> lookup_peer::run() {

@@ -3,8 +3,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include <charconv>
 #include <cstring>
+
+#include "go/go_syntax.hpp"
 
 namespace nsqd::net {
 
@@ -37,15 +38,11 @@ bool service_notifier::notify(std::string_view state) const {
 std::optional<std::chrono::microseconds> watchdog_interval(const char* watchdog_usec, const char* watchdog_pid,
                                                            pid_t self) {
   if (!watchdog_usec) return std::nullopt;
-  auto number = [](std::string_view text, long long& out) {
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc{} && end == text.data() + text.size();
-  };
-  long long usec = 0;
-  if (!number(watchdog_usec, usec) || usec <= 0) return std::nullopt;
+  std::int64_t usec = 0;
+  if (go::parse_int(watchdog_usec, 10, usec) != go::num_error::none || usec <= 0) return std::nullopt;
   if (watchdog_pid && *watchdog_pid) {
-    long long pid = 0;
-    if (!number(watchdog_pid, pid) || pid != self) return std::nullopt;
+    std::int64_t pid = 0;
+    if (go::parse_int(watchdog_pid, 10, pid) != go::num_error::none || pid != self) return std::nullopt;
   }
   return std::chrono::microseconds(usec);
 }

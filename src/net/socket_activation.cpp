@@ -5,8 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
+
+#include "go/go_syntax.hpp"
 
 namespace nsqd::net {
 
@@ -14,18 +15,15 @@ namespace {
 
 constexpr int first_passed_fd = 3;  // SD_LISTEN_FDS_START
 
-bool parse_number(const char* text, long long& out) {
-  if (!text || !*text) return false;
-  const char* end = text + std::strlen(text);
-  const auto [stop, ec] = std::from_chars(text, end, out);
-  return ec == std::errc{} && stop == end;
+bool parse_number(const char* text, std::int64_t& out) {
+  return text && go::parse_int(text, 10, out) == go::num_error::none;
 }
 
 }  // namespace
 
 std::vector<passed_socket> passed_sockets(const char* listen_pid, const char* listen_fds, const char* listen_fdnames,
                                           pid_t self) {
-  long long pid = 0, count = 0;
+  std::int64_t pid = 0, count = 0;
   if (!parse_number(listen_pid, pid) || pid != self) return {};
   if (!parse_number(listen_fds, count) || count <= 0 || count > 1024) return {};
   std::vector<std::string> names;
