@@ -162,9 +162,13 @@ BOOST_AUTO_TEST_CASE(timed_out_messages_take_their_turn_behind_the_others) {
 }
 
 // Four consumers with RDY 25 that FIN at once; 20,000 messages in MPUBs of 100 after they
-// subscribed. One round: the shares listed in `listed`; returns how far the largest is off
-// the mean (a fraction).
-double share_round(int cores, std::string& listed) {
+// subscribed. One round: each consumer's share.
+struct share_result {
+  std::vector<int> shares;
+  std::string listed;  // the shares, for messages
+  double worst = 0;    // how far the share furthest from the mean is off it (a fraction)
+};
+share_result share_round(int cores) {
   nsqd_process nsqd;
   nsqd.start({"--cores=" + std::to_string(cores)});
   constexpr int consumers = 4, total = 20000, batch = 100;
@@ -212,35 +216,40 @@ double share_round(int cores, std::string& listed) {
   serving.join();
   BOOST_TEST(received.load() == total);
   const double mean = double(total) / consumers;
-  double worst = 0;
+  share_result r{shares, "", 0};
   for (int s : shares) {
-    listed += " " + std::to_string(s);
-    worst = std::max(worst, std::abs(s - mean) / mean);
+    r.listed += " " + std::to_string(s);
+    r.worst = std::max(r.worst, std::abs(s - mean) / mean);
   }
   BOOST_TEST(nsqd.stop(SIGTERM) == 0);
-  return worst;
+  return r;
 }
 
 // Every share stays within 15% of the mean on one shard (upstream, with this same harness:
-// 4-18%). Across shards the dealing is not there yet: one round's worst share is 0-57% off
-// (median about 20-30%, measured over 30 rounds on 2 and 4 shards, 2026-12; 50-90% before
-// shares were dealt across shards), so across shards the bound is 40% in the best of three
-// rounds: it catches a return to uneven dealing without failing on one unlucky placement of
-// consumers on shards. The goal stays 15% everywhere (issue 13).
+// 4-18%). Across shards the dealing is not there yet: one round's worst share is 0-61% off the
+// mean, 30% on average (measured over 40 rounds on 2 and 4 shards, 2026-12; 50-90% before
+// shares were dealt across shards), and which round is unlucky depends on where the kernel
+// places the five connections. So across shards the test bounds the average of twenty rounds
+// (ten on 2 shards, ten on 4; a round takes 0.2 s) at 50%, and starvation in any round: a
+// return to uneven dealing fails it, an unlucky round does not. The goal stays 15% everywhere
+// (issue 13).
 BOOST_AUTO_TEST_CASE(consumers_with_equal_rdy_get_even_shares) {
-  for (int cores : {1, 2, 4}) {
-    const double bound = cores == 1 ? 0.15 : 0.40;
-    const int rounds = cores == 1 ? 1 : 3;
-    std::string all;
-    double best = 1e9;
-    for (int round = 0; round < rounds && best > bound; ++round) {
-      std::string listed;
-      const double worst = share_round(cores, listed);
-      BOOST_TEST_MESSAGE("--cores=" << cores << " shares:" << listed << " (largest off the mean by "
-                                    << int(worst * 100) << "%)");
-      all += " [" + listed + " ]";
-      best = std::min(best, worst);
+  share_result one = share_round(1);
+  BOOST_TEST(one.worst <= 0.15, "--cores=1 shares:" << one.listed);
+  double sum = 0;
+  int rounds = 0;
+  std::string all;
+  for (int cores : {2, 4}) {
+    for (int round = 0; round < 10; ++round, ++rounds) {
+      share_result r = share_round(cores);
+      BOOST_TEST_MESSAGE("--cores=" << cores << " shares:" << r.listed << " (largest off the mean by "
+                                    << int(r.worst * 100) << "%)");
+      all += " [" + r.listed + " ]";
+      sum += r.worst;
+      // No consumer starves: each gets at least a fifth of the mean.
+      for (int share : r.shares) BOOST_TEST(share >= 20000 / 4 / 5, "--cores=" << cores << " shares:" << r.listed);
     }
-    BOOST_TEST(best <= bound, "--cores=" << cores << " shares:" << all);
   }
+  BOOST_TEST(sum / rounds <= 0.50, "across shards, the worst shares are off the mean by "
+                                       << int(100 * sum / rounds) << "% on average:" << all);
 }

@@ -251,8 +251,13 @@ void channel::deal() {
   while (has_queued()) {
     const std::size_t turns_now = _remote_wanting && !_dealing_taken ? turns() : n;
     if (idle >= turns_now) break;
-    const std::size_t t = _next_consumer++ % turns_now;
+    // The rotation is a position, not a counter taken modulo the turns: their number changes
+    // between calls (remote turns come and go), and a modulo of a new count would send the
+    // rotation back to the first consumers again and again.
+    if (_next_consumer >= turns_now) _next_consumer = 0;
+    const std::size_t t = _next_consumer;
     if (t >= n) {  // a remote consumer's turn
+      ++_next_consumer;
       if (deal_remote(t))
         idle = 0;
       else
@@ -261,6 +266,7 @@ void channel::deal() {
     }
     consumer& c = *_consumers[t];
     if (c.credit() <= 0) {
+      ++_next_consumer;
       ++idle;
       continue;
     }
@@ -274,7 +280,8 @@ void channel::deal() {
         blocked = true;
     }
     if (!from && !_from_disk.empty()) from = &_from_disk;
-    if (!from) break;
+    if (!from) break;  // c keeps its turn for the next message
+    ++_next_consumer;
     deliver_one(c, *from);  // delivered or declined: either way the queue moved on
     idle = 0;
   }
