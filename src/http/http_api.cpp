@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -177,7 +178,7 @@ void http_api::log_request(unsigned status, const net::http_request& req, std::s
 
 net::http_response http_api::tls_required_response() const {
   net::http_response r = net::v1_json(R"({"message": "TLS_REQUIRED", "https_port": )" +
-                            std::to_string(_shared.https_port) + "}");
+                            std::to_string(std::max(_shared.https_port, 0)) + "}");  // no HTTPS: 0, as upstream
   r.status = 403;
   return r;
 }

@@ -12,7 +12,15 @@ namespace nsqd::net {
 namespace {
 
 constexpr size_t compressed_recv_size = 16 * 1024;  // per recv into the decoder
+constexpr size_t tls_recv_size = 16 * 1024 + 512;   // one TLS record with its overhead
 constexpr size_t keep_capacity = 1024 * 1024;       // _packed shrinks back after a burst
+
+// Go's words for a handshake that could not finish (what upstream logs).
+std::string handshake_io_error(int rc) {
+  if (rc == 0) return "EOF";
+  if (rc == -ETIMEDOUT) return "i/o timeout";
+  return std::strerror(-rc);
+}
 
 }  // namespace
 
@@ -42,7 +50,9 @@ core::task<bool> connection::receive_more() {
     co_return true;
   }
   int n;
-  if (_read_timeout.count() > 0)
+  if (_tls)
+    n = co_await receive_tls(_in.data() + _end, _in.size() - _end);
+  else if (_read_timeout.count() > 0)
     n = co_await core::recv(_fd.get(), _in.data() + _end, _in.size() - _end).timeout(_read_timeout);
   else
     n = co_await core::recv(_fd.get(), _in.data() + _end, _in.size() - _end);
@@ -52,6 +62,53 @@ core::task<bool> connection::receive_more() {
   }
   _end += size_t(n);
   co_return true;
+}
+
+core::task<int> connection::receive_tls(char* dst, size_t cap) {
+  for (;;) {
+    const std::ptrdiff_t got = _tls->read(dst, cap);
+    if (got > 0) co_return int(got);
+    if (got == tls_session::closed) co_return 0;
+    if (got == tls_session::failed) co_return -EPROTO;
+    char* into = _tls_in.data();
+    int n;
+    if (_read_timeout.count() > 0)
+      n = co_await core::recv(_fd.get(), into, _tls_in.size()).timeout(_read_timeout);
+    else
+      n = co_await core::recv(_fd.get(), into, _tls_in.size());
+    if (n <= 0) co_return n;
+    _tls->feed({into, size_t(n)});
+  }
+}
+
+core::task<std::string> connection::start_tls(const tls_context& context, std::chrono::nanoseconds timeout) {
+  auto session = std::make_unique<tls_session>(context);
+  if (_end > _begin) session->feed({_in.data() + _begin, _end - _begin});
+  _begin = _end = _scanned = 0;
+  const auto until = core::clock::now() + timeout;
+  std::vector<char> in(tls_recv_size);
+  for (;;) {
+    const tls_handshake step = session->handshake();
+    // What the session wrote (its flight, or the alert that says why it failed) goes first.
+    while (!session->pending_output().empty()) {
+      const std::string_view out = session->pending_output();
+      const auto left = until - core::clock::now();
+      int n = -ETIMEDOUT;
+      if (left.count() > 0) n = co_await core::send(_fd.get(), out.data(), out.size()).timeout(left);
+      if (n <= 0) co_return handshake_io_error(n == 0 ? -EPIPE : n);
+      session->consume_output(size_t(n));
+    }
+    if (step == tls_handshake::done) break;
+    if (step == tls_handshake::failed) co_return session->error();
+    const auto left = until - core::clock::now();
+    int n = -ETIMEDOUT;
+    if (left.count() > 0) n = co_await core::recv(_fd.get(), in.data(), in.size()).timeout(left);
+    if (n <= 0) co_return handshake_io_error(n);
+    session->feed({in.data(), size_t(n)});
+  }
+  _tls = std::move(session);
+  _tls_in = std::move(in);
+  co_return std::string();
 }
 
 core::task<size_t> connection::decode_some(char* dst, size_t cap) {
@@ -64,7 +121,9 @@ core::task<size_t> connection::decode_some(char* dst, size_t cap) {
     }
     char* into = _decoder->prepare(compressed_recv_size);
     int n;
-    if (_read_timeout.count() > 0)
+    if (_tls)
+      n = co_await receive_tls(into, compressed_recv_size);
+    else if (_read_timeout.count() > 0)
       n = co_await core::recv(_fd.get(), into, compressed_recv_size).timeout(_read_timeout);
     else
       n = co_await core::recv(_fd.get(), into, compressed_recv_size);
@@ -153,7 +212,9 @@ core::task<bool> connection::read_exact(char* dst, size_t n) {
       continue;
     }
     int r;
-    if (_read_timeout.count() > 0)
+    if (_tls)
+      r = co_await receive_tls(dst + got, n - got);
+    else if (_read_timeout.count() > 0)
       r = co_await core::recv(_fd.get(), dst + got, n - got).timeout(_read_timeout);
     else
       r = co_await core::recv(_fd.get(), dst + got, n - got);
@@ -175,11 +236,19 @@ void connection::set_compression(std::unique_ptr<stream_decoder> decoder,
 }
 
 std::string_view connection::wire_bytes(std::string_view data) {
-  if (!_encoder) return data;
-  _packed.clear();
-  if (_packed.capacity() > keep_capacity && data.size() < keep_capacity / 2) _packed.shrink_to_fit();
-  _encoder->encode(data, _packed);
-  return _packed;
+  if (_encoder) {
+    _packed.clear();
+    if (_packed.capacity() > keep_capacity && data.size() < keep_capacity / 2) _packed.shrink_to_fit();
+    _encoder->encode(data, _packed);
+    data = _packed;
+  }
+  if (!_tls) return data;
+  if (!_tls->write(data)) {  // the session failed: the reader ends the connection
+    _last_error = EPROTO;
+    return {};
+  }
+  _tls->take_output(_sealed);
+  return _sealed;
 }
 
 core::task<bool> connection::flush() {

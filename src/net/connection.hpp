@@ -12,6 +12,11 @@
 // through the decoder before they reach buffered() (the parser does not change), and
 // wire_bytes() compresses what is about to be sent. Without it, reads land straight in the
 // buffer or the caller's memory and wire_bytes() returns its input: no extra copy.
+//
+// TLS (V2 IDENTIFY tls_v1, HTTPS): start_tls() runs the server handshake; from then on TLS
+// sits under compression: received records are decrypted before the decoder sees them, and
+// wire_bytes() compresses, then encrypts. What the TLS session must send on its own after the
+// handshake (a KeyUpdate answer) goes out with the next wire_bytes().
 
 #include <chrono>
 #include <memory>
@@ -23,6 +28,7 @@
 #include "core/task.hpp"
 #include "net/compression.hpp"
 #include "net/socket.hpp"
+#include "net/tls.hpp"
 
 namespace nsqd::net {
 
@@ -71,16 +77,31 @@ class connection {
   void set_compression(std::unique_ptr<stream_decoder> decoder, std::unique_ptr<stream_encoder> encoder);
   bool compressed() const noexcept { return _encoder != nullptr; }
 
+  // ---- TLS ----
+  // The server side of a TLS handshake over this socket, within `timeout` (upstream: 5 s).
+  // Bytes already buffered and not consumed are the start of the client's handshake. Call it
+  // only when no send is in progress and none starts until it returns. On success the
+  // connection is TLS from now on, and "" is returned; else the reason, in Go's words where
+  // Go has them (the alert, if any, was sent) and the connection stays plain.
+  core::task<std::string> start_tls(const tls_context& context, std::chrono::nanoseconds timeout);
+  // The session once start_tls() succeeded (version, cipher, peer certificate), else null.
+  const tls_session* tls() const noexcept { return _tls.get(); }
+
   // ---- output ----
   std::string& out() noexcept { return _out; }
   // Sends all of out() (compressed, if set) and clears it. False if the send failed.
   core::task<bool> flush();
-  // What goes on the wire for `data`: `data` itself, or its compressed form (valid until the
-  // next call). Every byte sent on this connection must pass through here exactly once, in
-  // order, once compression may be on.
+  // What goes on the wire for `data`: `data` itself, or its compressed and/or encrypted form
+  // (valid until the next call). Every byte sent on this connection must pass through here
+  // exactly once, in order, once compression or TLS may be on. Empty (with last_error()
+  // EPROTO) if the TLS session has failed.
   std::string_view wire_bytes(std::string_view data);
 
  private:
+  // Plaintext from the TLS session into [dst, dst + cap), receiving records as needed (with
+  // the read timeout): > 0 bytes, 0 at EOF or close_notify, -EPROTO for a broken TLS stream,
+  // or -errno.
+  core::task<int> receive_tls(char* dst, size_t cap);
   core::task<bool> receive_more();
   // Decompresses at least one byte into dst, receiving as needed. > 0, or 0 with
   // _last_error set when the stream ended or failed.
@@ -99,6 +120,9 @@ class connection {
   std::unique_ptr<stream_decoder> _decoder;  // both set, or neither
   std::unique_ptr<stream_encoder> _encoder;
   std::string _packed;  // the last wire_bytes() result, when compressed
+  std::unique_ptr<tls_session> _tls;  // set once start_tls() succeeded
+  std::string _sealed;                // the last wire_bytes() result, under TLS
+  std::vector<char> _tls_in;          // records received, before the session decrypts them
 };
 
 }  // namespace nsqd::net

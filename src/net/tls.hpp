@@ -146,6 +146,9 @@ class tls_session {
     return std::string_view(_out).substr(_out_begin);
   }
   void consume_output(std::size_t n) noexcept;
+  // Moves all of pending_output() into `into` (replacing what it held; no copy when nothing
+  // was consumed yet).
+  void take_output(std::string& into);
 
   // Advances the handshake with what was fed. A client session starts it (its first call
   // puts the ClientHello in pending_output()). Once done, stays done.

@@ -128,6 +128,17 @@ void tls_session::consume_output(std::size_t n) noexcept {
   _out_begin = 0;
 }
 
+void tls_session::take_output(std::string& into) {
+  if (_out_begin == 0) {
+    into.clear();
+    into.swap(_out);
+  } else {
+    into.assign(_out, _out_begin);
+    _out.clear();
+  }
+  _out_begin = 0;
+}
+
 void tls_session::fail(int ssl_error) {
   _error = tls_detail::describe_failure(_ssl, ssl_error);
   ERR_clear_error();

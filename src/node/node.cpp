@@ -38,11 +38,12 @@ net::unique_fd lock_data_path(const std::string& configured) {
 // One shard's share of the work: its broker part, queue scan, TCP and HTTP listeners with
 // their connections.
 core::task<void> serve_shard(net::unique_fd* tcp_listener, net::unique_fd* http_listener,
-                             broker::broker_shard* part, http::http_shared* shared) {
+                             broker::broker_shard* part, http::http_shared* shared,
+                             const net::tls_context* tls) {
   core::task_group group{co_await core::this_context()};
   group.spawn(part->run());
   group.spawn(loops::queue_scan(*part));
-  group.spawn(protocol::serve_tcp(tcp_listener->get(), *part));
+  group.spawn(protocol::serve_tcp(tcp_listener->get(), *part, tls));
   if (*http_listener) group.spawn(http::serve_http(http_listener->get(), *part, *shared));
   co_await group.join();
 }
@@ -66,9 +67,9 @@ core::task<void> watch_signals(core::task_group* services, const core::logger* l
 core::task<void> run_on_shard(unsigned n, net::unique_fd* tcp_listener,
                               net::unique_fd* http_listener,
                               core::sharded<broker::broker_shard>* brokers,
-                              http::http_shared* shared) {
-  co_await brokers->invoke_on(n, [tcp_listener, http_listener, shared](broker::broker_shard& b) {
-    return serve_shard(tcp_listener, http_listener, &b, shared);
+                              http::http_shared* shared, const net::tls_context* tls) {
+  co_await brokers->invoke_on(n, [tcp_listener, http_listener, shared, tls](broker::broker_shard& b) {
+    return serve_shard(tcp_listener, http_listener, &b, shared, tls);
   });
 }
 
@@ -89,6 +90,16 @@ node::node(const config::options& opts, const core::logger& log, const service_m
     : _opts(opts), _log(log), _systemd(systemd), _settings(opts.lookupd_tcp_addresses) {
   _data_lock = lock_data_path(opts.data_path);
   config::validate(opts);  // upstream checks its options after taking the lock
+  // Upstream builds its TLS config when a certificate or a key is given (both are needed).
+  if (!opts.tls_cert.empty() || !opts.tls_key.empty()) {
+    try {
+      _tls = net::tls_context::server({opts.tls_cert, opts.tls_key, opts.tls_root_ca_file,
+                                       net::parse_tls_client_auth_policy(opts.tls_client_auth_policy),
+                                       opts.tls_min_version});
+    } catch (const net::tls_error& e) {
+      throw startup_error(e.what());
+    }
+  }
   unsigned shards = unsigned(opts.cores < 1 ? 1 : opts.cores);
   std::vector<net::unique_fd> tcp, http;
   try {
@@ -173,7 +184,8 @@ core::task<std::exception_ptr> node::serve() {
   std::exception_ptr failure;
   core::task_group services{co_await core::this_context()};
   for (unsigned n = 0; n < _listeners.size(); ++n)
-    services.spawn(run_on_shard(n, &_listeners[n].tcp, &_listeners[n].http, &*_brokers, &http_shared));
+    services.spawn(run_on_shard(n, &_listeners[n].tcp, &_listeners[n].http, &*_brokers, &http_shared,
+                                _tls ? &*_tls : nullptr));
   if (!_opts.statsd_address.empty()) services.spawn(run_statsd(&*_brokers));
   services.spawn(run_lookup(&*_brokers, &_settings));
   services.spawn(watch_signals(&services, &_log, &_systemd.notifier));

@@ -29,6 +29,7 @@
 #include "net/service_notify.hpp"
 #include "net/socket_activation.hpp"
 #include "net/socket.hpp"
+#include "net/tls.hpp"
 #include "storage/health.hpp"
 
 namespace nsqd::node {
@@ -81,6 +82,7 @@ class node {
   const core::logger& _log;
   const service_manager& _systemd;
   net::unique_fd _data_lock;  // the data directory, flock'ed; its fd is the queues' dirfd
+  std::optional<net::tls_context> _tls;  // with --tls-cert/--tls-key: shared by every shard
   storage::node_health _health;
   // What `PUT /config` changes while running (the lookupd peers), seeded from _opts.
   config::runtime_settings _settings;

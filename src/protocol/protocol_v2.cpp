@@ -14,9 +14,9 @@ namespace {
 
 constexpr std::string_view magic_v2 = "  V2";
 
-core::task<void> serve_v2(net::connection& conn, broker::broker_shard& broker) {
+core::task<void> serve_v2(net::connection& conn, broker::broker_shard& broker, const net::tls_context* tls) {
   core::task_group group{co_await core::this_context()};
-  client c(conn, broker, group);
+  client c(conn, broker, group, tls);
   group.spawn(c.write_loop());
   group.spawn(read_loop(c));
   try {
@@ -31,7 +31,7 @@ core::task<void> serve_v2(net::connection& conn, broker::broker_shard& broker) {
 
 }  // namespace
 
-core::task<void> serve_client(net::connection& conn, broker::broker_shard& broker) {
+core::task<void> serve_client(net::connection& conn, broker::broker_shard& broker, const net::tls_context* tls) {
   const core::logger& log = broker.log();
   conn.set_read_timeout(broker.opts().client_timeout);
   bool got_magic = co_await conn.fill(magic_v2.size());
@@ -44,7 +44,7 @@ core::task<void> serve_client(net::connection& conn, broker::broker_shard& broke
     co_return;
   }
   conn.consume(magic_v2.size());
-  co_await serve_v2(conn, broker);
+  co_await serve_v2(conn, broker, tls);
   log.info("PROTOCOL(V2): [", conn.remote_address(), "] exiting ioloop");
 }
 

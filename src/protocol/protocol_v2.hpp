@@ -17,6 +17,7 @@
 
 namespace nsqd::protocol {
 
-core::task<void> serve_client(net::connection& conn, broker::broker_shard& broker);
+// `tls` (null: none configured) serves the IDENTIFY tls_v1 upgrade.
+core::task<void> serve_client(net::connection& conn, broker::broker_shard& broker, const net::tls_context* tls);
 
 }  // namespace nsqd::protocol

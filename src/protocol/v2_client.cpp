@@ -18,13 +18,15 @@ constexpr std::size_t keep_capacity = 1024 * 1024;
 
 }  // namespace
 
-client::client(net::connection& conn, broker::broker_shard& broker, core::task_group& group)
+client::client(net::connection& conn, broker::broker_shard& broker, core::task_group& group,
+               const net::tls_context* tls)
     : broker::consumer(broker.next_client_id()),
       _conn(conn),
       _broker(broker),
       _group(group),
       _connect_ts(broker::unix_now_ns() / 1'000'000'000),
-      _settings(default_settings(broker.opts())) {
+      _settings(default_settings(broker.opts())),
+      _tls_context(tls) {
   _identity.client_id = remote_ip_of(conn.remote_address());  // as upstream: the host part
   _identity.hostname = _identity.client_id;
 }
@@ -65,7 +67,10 @@ void client::start_close() {
 auth_params client::auth_request(std::string secret) const {
   auth_params p;
   p.remote_ip = remote_ip_of(remote_address());
-  p.tls = false;  // TLS is not built yet: no connection is TLS, no peer certificate
+  if (const net::tls_session* tls = _conn.tls()) {
+    p.tls = true;
+    p.common_name = tls->peer_certificate().common_name;
+  }
   p.secret = std::move(secret);
   return p;
 }
@@ -110,6 +115,13 @@ void client::describe(broker::client_stats& out) const {
   out.pub_counts.clear();
   for (const pub_count& p : _pub_counts) out.pub_counts.push_back({p.topic, p.count});
   out.tls = false;
+  if (const net::tls_session* tls = _conn.tls()) {
+    out.tls = true;
+    out.tls_version = tls->version();
+    out.tls_cipher_suite = net::upstream_stats_cipher_suite(tls->cipher_suite_id());
+    out.tls_negotiated_protocol = "";  // no ALPN, as upstream's V2
+    out.tls_negotiated_protocol_is_mutual = true;  // Go reports it true since Go 1.16
+  }
 }
 
 void client::leave() noexcept {
@@ -172,6 +184,14 @@ core::task<bool> client::flush_output() {
     if (r < 0) co_return false;
   }
   co_return !_ending;
+}
+
+core::task<std::string> client::start_tls() {
+  _output_held = true;
+  std::string failed = co_await _conn.start_tls(*_tls_context, std::chrono::seconds(5));
+  _output_held = false;
+  _wake.notify();  // a heartbeat may have come due meanwhile
+  co_return failed;
 }
 
 void client::start_compression(compression kind, std::unique_ptr<net::stream_decoder> decoder,
@@ -238,7 +258,7 @@ core::task<void> client::write_loop() {
     }
     const bool timer_due = _messages_waiting && _settings.output_buffer_timeout.count() > 0 &&
                            now >= _flush_at;
-    if (!_out.empty() && (_flush_now || timer_due || _reader_done)) {
+    if (!_out.empty() && !_output_held && (_flush_now || timer_due || _reader_done)) {
       bool sent = co_await send_output();
       if (!sent) {
         _ending = true;

@@ -55,7 +55,9 @@ struct client_identity {
 class client final : public broker::consumer {
  public:
   // `group` runs the reader and the writer; the client cancels it to end the connection.
-  client(net::connection& conn, broker::broker_shard& broker, core::task_group& group);
+  // `tls`: the server's TLS context when one is configured (IDENTIFY tls_v1), else null.
+  client(net::connection& conn, broker::broker_shard& broker, core::task_group& group,
+         const net::tls_context* tls);
   ~client() override;
   client(const client&) = delete;
   client& operator=(const client&) = delete;
@@ -106,6 +108,16 @@ class client final : public broker::consumer {
   // plain before the stream switches to compression.)
   core::task<bool> flush_output();
 
+  // ---- TLS (IDENTIFY) ----
+  // Whether this node offers TLS (--tls-cert and --tls-key).
+  bool tls_offered() const noexcept { return _tls_context != nullptr; }
+  // Whether the connection is TLS now (what --tls-required asks for).
+  bool is_tls() const noexcept { return _conn.tls() != nullptr; }
+  // After flush_output(): the server handshake, the writer holding its output (heartbeats)
+  // until it is over, within upstream's 5 s. "" once the connection is TLS, else why not
+  // (the connection stays plain, as upstream's after a failed upgrade).
+  core::task<std::string> start_tls();
+
   // ---- compression (IDENTIFY) ----
   enum class compression { none, snappy, deflate };
   // Both directions switch to `kind` now (after flush_output()); /stats shows it.
@@ -152,6 +164,8 @@ class client final : public broker::consumer {
   std::vector<pub_count> _pub_counts;  // in order of first publish
   auth_session _auth;
   compression _compression = compression::none;
+  const net::tls_context* _tls_context;
+  bool _output_held = false;  // a TLS handshake is under way: the writer sends nothing
 
   std::string _out;      // appended to by the reader and deliver(); taken by the writer
   std::string _sending;  // what the writer is sending now

@@ -150,12 +150,20 @@ core::task<outcome> do_identify(client& c) {
     c.respond("OK");
     co_return std::nullopt;
   }
-  negotiation n = negotiate(*req, c.opts());
+  negotiation n = negotiate(*req, c.opts(), c.tls_offered());
   if (n.conflict)
     co_return fatal("E_IDENTIFY_FAILED", "cannot enable both deflate and snappy compression");
   c.respond(negotiation_json(n, settings, c.opts()));
-  // TLS is not built (never negotiated). Compression: the answer goes out plain, then both
-  // directions switch and "OK" is the first compressed frame.
+  // As upstream: the answer goes out plain; then TLS, its "OK" the first frame inside it;
+  // then compression (inside TLS), its "OK" the first compressed frame.
+  if (n.tls_v1) {
+    bool flushed = co_await c.flush_output();
+    if (!flushed) co_return std::nullopt;  // the connection is ending
+    c.log().info("PROTOCOL(V2): [", c.remote_address(), "] upgrading connection to TLS");
+    std::string failed = co_await c.start_tls();
+    if (!failed.empty()) co_return fatal("E_IDENTIFY_FAILED", "IDENTIFY failed " + failed);
+    c.respond("OK");
+  }
   if (!n.snappy && !n.deflate) co_return std::nullopt;
   const bool snappy = n.snappy;
   std::unique_ptr<net::stream_decoder> decoder = snappy ? net::make_snappy_decoder() : net::make_deflate_decoder();
@@ -432,8 +440,8 @@ core::task<outcome> exec(client& c, const command_line& cmd) {
     r = co_await do_identify(c);
     co_return r;
   }
-  // --tls-required: this server has no TLS yet, so no connection ever satisfies it.
-  if (c.opts().tls_required != config::tls_required::no)
+  // --tls-required (either kind): every command but IDENTIFY needs the TLS upgrade first.
+  if (c.opts().tls_required != config::tls_required::no && !c.is_tls())
     co_return fatal("E_INVALID", "cannot " + std::string(cmd.name()) + " in current state (TLS required)");
   // (if/else rather than a switch around co_await: GCC 12 is fragile there)
   if (kind == command_kind::fin)

@@ -14,9 +14,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Built into this server yet? (Negotiation answers false for what is not.)
-constexpr bool tls_built = false;
-
 bool iequals(std::string_view a, std::string_view b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
     auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
@@ -152,12 +149,12 @@ std::optional<std::string> apply_identify(const identify_request& req,
   return std::nullopt;
 }
 
-negotiation negotiate(const identify_request& req, const config::options& opts) {
+negotiation negotiate(const identify_request& req, const config::options& opts, bool tls_offered) {
   negotiation n;
   const bool deflate_chosen = opts.deflate && req.deflate;
   const bool snappy_chosen = opts.snappy && req.snappy;
   n.conflict = deflate_chosen && snappy_chosen;
-  n.tls_v1 = tls_built && req.tls_v1;
+  n.tls_v1 = tls_offered && req.tls_v1;
   n.deflate = deflate_chosen;
   n.snappy = snappy_chosen;
   std::int64_t level = 6;

@@ -73,7 +73,8 @@ struct negotiation {
   bool snappy = false;
   bool conflict = false;  // deflate and snappy both chosen: E_IDENTIFY_FAILED, fatal
 };
-negotiation negotiate(const identify_request& req, const config::options& opts);
+// `tls_offered`: the node has a TLS config (--tls-cert, --tls-key).
+negotiation negotiate(const identify_request& req, const config::options& opts, bool tls_offered);
 
 // The negotiation response, fields in upstream's order: max_rdy_count, version,
 // max_msg_timeout, msg_timeout, tls_v1, deflate, deflate_level, max_deflate_level, snappy,

@@ -203,3 +203,51 @@ test('an nsqjs Reader with lookupdHTTPAddresses finds nsqd through upstream nsql
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+// ---- TLS: nsqjs with tls: true against a node that requires it ----
+
+test('nsqjs with tls: true publishes and consumes over TLS', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsqjs-tls-'))
+  const { execFileSync } = require('node:child_process')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '2',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' })
+  const [tcp, httpP] = [await freePort(), await freePort()]
+  const extra = (process.env.NSQD_EXTRA_ARGS || '').split(' ').filter(Boolean)
+  // --tls-required: were nsqjs to fall back to plaintext, every command would be refused.
+  const node = spawn(process.env.NSQD_BINARY || '../../build/src/nsqd', [
+    `--tcp-address=127.0.0.1:${tcp}`, `--http-address=127.0.0.1:${httpP}`, `--data-path=${dir}`,
+    `--tls-cert=${path.join(dir, 'cert.pem')}`, `--tls-key=${path.join(dir, 'key.pem')}`,
+    '--tls-required=tcp-https', '--log-level=warn', ...extra], { stdio: ['ignore', 'inherit', 'inherit'] })
+  try {
+    for (let i = 0; i < 150 && !(await pingPort(httpP)); i++) await new Promise(r => setTimeout(r, 100))
+    const w = await new Promise((resolve, reject) => {
+      const w = track(new nsq.Writer('127.0.0.1', tcp, { tls: true, tlsVerification: false }))
+      w.on('ready', () => resolve(w)); w.on('error', reject); w.connect()
+    })
+    const bodies = []
+    const r = track(new nsq.Reader('interop_tls', 'ch', {
+      nsqdTCPAddresses: [`127.0.0.1:${tcp}`], tls: true, tlsVerification: false, maxInFlight: 10
+    }))
+    r.on('message', msg => { bodies.push(msg.body.toString()); msg.finish() })
+    r.connect()
+    await new Promise(resolve => r.on('ready', resolve))
+    await publish(w, 'interop_tls', ['one', 'two', 'three'])
+    await until(() => bodies.length === 3)
+    assert.deepStrictEqual(bodies.sort(), ['one', 'three', 'two'])
+    // The node itself says the reader's connection is TLS.
+    const stats = await new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: httpP, path: '/stats?format=json&topic=interop_tls' }, (res) => {
+        let body = ''; res.on('data', d => { body += d }); res.on('end', () => resolve(JSON.parse(body)))
+      }).on('error', reject)
+    })
+    const clients = stats.topics[0].channels[0].clients
+    assert.strictEqual(clients.length, 1)
+    assert.strictEqual(clients[0].tls, true)
+    r.close(); w.close()
+  } finally {
+    node.kill('SIGTERM')
+    assert.strictEqual(await waitForExit(node), 0, 'nsqd exit code after SIGTERM')
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})

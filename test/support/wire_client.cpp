@@ -165,13 +165,14 @@ wire_client wire_client::unix_socket(const std::string& path) {
 wire_client::~wire_client() { close(); }
 
 wire_client::wire_client(wire_client&& other) noexcept
-    : _fd(std::exchange(other._fd, -1)), _buffer(std::move(other._buffer)) {}
+    : _fd(std::exchange(other._fd, -1)), _buffer(std::move(other._buffer)), _filter(std::move(other._filter)) {}
 
 wire_client& wire_client::operator=(wire_client&& other) noexcept {
   if (this != &other) {
     close();
     _fd = std::exchange(other._fd, -1);
     _buffer = std::move(other._buffer);
+    _filter = std::move(other._filter);
   }
   return *this;
 }
@@ -186,6 +187,36 @@ void wire_client::shutdown_send() {
 }
 
 void wire_client::send(std::string_view bytes) {
+  if (_filter) {
+    const std::string sealed = _filter->seal(bytes);
+    send_raw(sealed);
+    return;
+  }
+  send_raw(bytes);
+}
+
+void wire_client::set_filter(std::unique_ptr<wire_filter> filter) {
+  _filter = std::move(filter);
+  // Even with nothing buffered: a TLS session may hold records that came with its handshake.
+  std::string received;
+  received.swap(_buffer);
+  _buffer = _filter->adopt(received);
+}
+
+std::string wire_client::receive_raw(milliseconds timeout) {
+  if (_fd < 0) throw wire_error("receive on a closed client");
+  const auto deadline = clock::now() + timeout;
+  for (;;) {
+    if (!wait_fd(_fd, POLLIN, deadline)) return "";
+    char chunk[65536];
+    ssize_t n = ::recv(_fd, chunk, sizeof chunk, 0);
+    if (n > 0) return std::string(chunk, std::size_t(n));
+    if (n == 0 || errno == ECONNRESET) throw wire_error("connection closed");
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) throw wire_error(errno_text("recv"));
+  }
+}
+
+void wire_client::send_raw(std::string_view bytes) {
   if (_fd < 0) throw wire_error("send on a closed client");
   auto deadline = clock::now() + 5s;
   while (!bytes.empty()) {
@@ -218,6 +249,14 @@ wire_client::fill_result wire_client::fill(clock::time_point deadline) {
     if (!wait_fd(_fd, POLLIN, deadline)) return fill_result::timeout;
     char chunk[65536];
     ssize_t n = ::recv(_fd, chunk, sizeof chunk, 0);
+    if (n > 0 && _filter) {
+      bool eof = false;
+      std::string plain = _filter->open({chunk, std::size_t(n)}, eof);
+      _buffer += plain;
+      if (!plain.empty()) return fill_result::data;
+      if (eof) return fill_result::eof;
+      continue;
+    }
     if (n > 0) {
       _buffer.append(chunk, std::size_t(n));
       return fill_result::data;

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -74,6 +75,23 @@ struct wire_message {
 std::optional<wire_message> parse_message(const frame& f);
 
 // A blocking TCP connection to 127.0.0.1:port (or `host`), with a read buffer.
+// A layer between frames and the socket (TLS, compression: test/support/tls_client.hpp).
+class wire_filter {
+ public:
+  virtual ~wire_filter() = default;
+  // The bytes that go on the wire for `plain`.
+  virtual std::string seal(std::string_view plain) = 0;
+  // The plaintext in `received` (maybe none yet); throws wire_error for a broken stream.
+  // `eof` is set when the stream ended (TLS close_notify).
+  virtual std::string open(std::string_view received, bool& eof) = 0;
+  // Bytes received before the filter was set and not consumed (maybe none): by default
+  // open()'s input. (A filter that replaces another gets what that one already opened.)
+  virtual std::string adopt(std::string_view buffered) {
+    bool eof = false;
+    return open(buffered, eof);
+  }
+};
+
 class wire_client {
  public:
   // A connection to the unix socket at `path`; throws wire_error if refused.
@@ -115,6 +133,15 @@ class wire_client {
   // Received bytes not consumed yet.
   const std::string& pending() const { return _buffer; }
 
+  // From now on every send goes through `filter` and every byte received comes out of it.
+  // Bytes received before and not consumed yet are handed to the filter first.
+  void set_filter(std::unique_ptr<wire_filter> filter);
+  std::unique_ptr<wire_filter> release_filter() { return std::move(_filter); }
+  // Without the filter: all of `bytes` to the socket; what one recv brings within `timeout`
+  // ("" on timeout; throws wire_error on EOF).
+  void send_raw(std::string_view bytes);
+  std::string receive_raw(milliseconds timeout);
+
   // Half-close: no more sends (shutdown SHUT_WR).
   void shutdown_send();
   void close();
@@ -127,6 +154,7 @@ class wire_client {
 
   int _fd = -1;
   std::string _buffer;
+  std::unique_ptr<wire_filter> _filter;
 };
 
 // One HTTP response as received.
