@@ -201,6 +201,21 @@ BOOST_AUTO_TEST_CASE(request_parameters) {
   BOOST_TEST(net::query_escape("aZ9-_.~ /%") == "aZ9-_.~+%2F%25");
 }
 
+BOOST_AUTO_TEST_CASE(https_endpoint_of_a_403) {
+  std::string err;
+  const std::string body = R"({"message": "TLS_REQUIRED", "https_port": 4152})";
+  BOOST_TEST(protocol::https_endpoint("http://127.0.0.1:4151/auth?secret=x&tls=false", body, err).value_or(err) ==
+             "https://127.0.0.1:4152/auth?secret=x&tls=false");
+  BOOST_TEST(protocol::https_endpoint("http://[::1]:80/a", body, err).value_or(err) == "https://[::1]:4152/a");
+  // Go's url.Parse + net.SplitHostPort: the endpoint must name its port; the body must be JSON.
+  BOOST_TEST(!protocol::https_endpoint("http://auth.example/auth", body, err));
+  BOOST_TEST(err == "address auth.example: missing port in address");
+  BOOST_TEST(!protocol::https_endpoint("http://h:1/auth", "forbidden", err));
+  BOOST_TEST(!protocol::https_endpoint("http://h:1/auth", R"({"https_port":"x"})", err));
+  // No https_port: port 0, as Go's zero value.
+  BOOST_TEST(protocol::https_endpoint("http://h:1/auth", "{}", err).value_or(err) == "https://h:0/auth");
+}
+
 BOOST_AUTO_TEST_CASE(urls) {
   std::string err;
   auto u = net::parse_http_url("http://127.0.0.1:4181/auth?x=1#frag", err);
@@ -218,9 +233,12 @@ BOOST_AUTO_TEST_CASE(urls) {
   BOOST_REQUIRE(u.has_value());
   BOOST_TEST(u->host == "example.com");
   BOOST_TEST(u->target == "/");
-  BOOST_TEST(!net::parse_http_url("https://h/auth", err));
-  BOOST_TEST(err == "https is not supported");
+  u = net::parse_http_url("https://h/auth", err);
+  BOOST_REQUIRE(u.has_value());
+  BOOST_TEST(u->scheme == "https");
+  BOOST_TEST(u->port == "443");
   BOOST_TEST(!net::parse_http_url("ftp://h/", err));
+  BOOST_TEST(err == "unsupported protocol scheme \"ftp\"");
   BOOST_TEST(!net::parse_http_url("h:1/auth", err));
   BOOST_TEST(!net::parse_http_url("http:///auth", err));
   BOOST_TEST(!net::parse_http_url("http://h:99999/", err));
@@ -345,8 +363,8 @@ CORO_TEST_CASE(failures) {
   // nothing listens there
   r = co_await get("http://127.0.0.1:" + std::to_string(free_port()) + "/auth");
   BOOST_TEST(r.error.find("connection refused") != std::string::npos, r.error);
-  r = co_await get("https://" + s.address() + "/auth");
-  BOOST_TEST(r.error.find("https is not supported") != std::string::npos, r.error);
+  r = co_await get("https://" + s.address() + "/auth");  // no client TLS context given
+  BOOST_TEST(r.error.find("https is not configured") != std::string::npos, r.error);
   r = co_await get("http://no-such-host.invalid/auth");
   BOOST_TEST(r.error.find("lookup no-such-host.invalid") != std::string::npos, r.error);
 }

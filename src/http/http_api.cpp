@@ -90,8 +90,8 @@ std::variant<topic_channel, net::http_response> topic_channel_from_query(const n
 
 }  // namespace
 
-http_api::http_api(broker::broker_shard& broker, http_shared& shared)
-    : _broker(broker), _shared(shared) {
+http_api::http_api(broker::broker_shard& broker, http_shared& shared, bool over_tls)
+    : _broker(broker), _shared(shared), _over_tls(over_tls) {
   _router.add("GET", "/ping", {&http_api::ping})
       .add("GET", "/info", {&http_api::info})
       .add("POST", "/pub", {&http_api::pub, body_use::message, false})
@@ -128,7 +128,7 @@ core::task<net::http_response> http_api::handle(const net::http_request& req, st
   const auto start = std::chrono::steady_clock::now();
   // A plain-HTTP listener of a server that requires TLS refuses everything (upstream's
   // ServeHTTP, before routing; not logged).
-  if (opts().tls_required == config::tls_required::yes) co_return tls_required_response();
+  if (!_over_tls && opts().tls_required == config::tls_required::yes) co_return tls_required_response();
   auto m = _router.route(req);
   if (m.outcome != net::http_route_outcome::matched) {
     if (m.outcome == net::http_route_outcome::not_found ||
@@ -152,7 +152,7 @@ core::task<net::http_response> http_api::handle(const net::http_request& req, st
 core::task<net::http_response> http_api::handle_oversized(const net::http_request& req,
                                                      std::string_view remote) {
   const auto start = std::chrono::steady_clock::now();
-  if (opts().tls_required == config::tls_required::yes) co_return tls_required_response();
+  if (!_over_tls && opts().tls_required == config::tls_required::yes) co_return tls_required_response();
   const auto m = _router.route(req);
   if (m.outcome == net::http_route_outcome::matched && m.handler->body != body_use::ignored) {
     net::http_response resp;

@@ -26,7 +26,9 @@ namespace nsqd::http {
 
 class http_api {
  public:
-  http_api(broker::broker_shard& broker, http_shared& shared);
+  // `over_tls`: this API answers an HTTPS listener (--tls-required=true refuses only plain
+  // HTTP, as upstream's two httpServers).
+  http_api(broker::broker_shard& broker, http_shared& shared, bool over_tls = false);
   http_api(const http_api&) = delete;
   http_api& operator=(const http_api&) = delete;
 
@@ -92,6 +94,7 @@ class http_api {
 
   broker::broker_shard& _broker;
   http_shared& _shared;
+  bool _over_tls;
   net::http_router<endpoint> _router;
 };
 

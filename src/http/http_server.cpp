@@ -33,6 +33,18 @@ constexpr std::chrono::nanoseconds idle_timeout = std::chrono::minutes(5);
 // before closing (net::connection::close_gently), so that the peer reads the answer.
 constexpr std::chrono::nanoseconds close_linger = std::chrono::seconds(1);
 constexpr std::size_t close_drain_limit = 64 * 1024 * 1024;
+// An HTTPS client has this long for its handshake (upstream's V2 upgrade deadline).
+constexpr std::chrono::nanoseconds handshake_timeout = std::chrono::seconds(5);
+
+// Go's net/http: a TLS listener that receives a record header that reads like the start of
+// an HTTP request answers this, plain, and closes.
+bool looks_like_http(std::string_view first5) {
+  for (std::string_view m : {"GET /", "HEAD ", "POST ", "PUT /", "OPTIO"})
+    if (first5 == m) return true;
+  return false;
+}
+constexpr std::string_view http_to_https_answer =
+    "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
 void release(std::string& s) {
   if (s.capacity() > keep_capacity)
@@ -91,10 +103,11 @@ class request_input {
 // is gone or does not read.
 core::task<bool> send_output(net::connection& conn, std::chrono::nanoseconds timeout) {
   std::string& out = conn.out();
+  const std::string_view data = conn.wire_bytes(out);  // encrypted, on HTTPS
   std::size_t sent = 0;
   bool ok = true;
-  while (sent < out.size()) {
-    const int n = co_await core::send(conn.fd(), out.data() + sent, out.size() - sent).timeout(timeout);
+  while (sent < data.size()) {
+    const int n = co_await core::send(conn.fd(), data.data() + sent, data.size() - sent).timeout(timeout);
     if (n <= 0) {
       ok = false;
       break;
@@ -107,10 +120,29 @@ core::task<bool> send_output(net::connection& conn, std::chrono::nanoseconds tim
 
 std::string now_date() { return net::http_date(std::chrono::system_clock::now()); }
 
-core::task<void> serve_connection(int fd, http_api* api) {
+// The server handshake of an HTTPS connection; false when it ended the connection.
+core::task<bool> start_https(net::connection& conn, const net::tls_context& tls, const core::logger& log) {
+  conn.set_read_timeout(handshake_timeout);
+  const bool got = co_await conn.fill(5);
+  if (!got) co_return false;
+  if (looks_like_http(conn.buffered().substr(0, 5))) {
+    co_await core::send(conn.fd(), http_to_https_answer.data(), http_to_https_answer.size()).timeout(handshake_timeout);
+    co_return false;
+  }
+  const std::string failed = co_await conn.start_tls(tls, handshake_timeout);
+  if (failed.empty()) co_return true;
+  log.warn("http: TLS handshake error from ", conn.remote_address(), ": ", failed);  // as Go's ErrorLog
+  co_return false;
+}
+
+core::task<void> serve_connection(int fd, http_api* api, const net::tls_context* tls) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   net::connection conn{net::unique_fd(fd), read_buffer_size};
+  if (tls) {
+    const bool secure = co_await start_https(conn, *tls, api->log());
+    if (!secure) co_return;
+  }
   request_input in(conn);
   net::http_request_reader reader;
   // A client in the middle of a request (or not reading our answers) is dropped after this.
@@ -186,10 +218,11 @@ core::task<void> serve_connection(int fd, http_api* api) {
 
 }  // namespace
 
-core::task<void> serve_http(int listener_fd, broker::broker_shard& broker, http_shared& shared) {
-  http_api api(broker, shared);
-  co_await net::accept_loop(listener_fd, broker.log(), "HTTP",
-                       [&api](int fd) { return serve_connection(fd, &api); });
+core::task<void> serve_http(int listener_fd, broker::broker_shard& broker, http_shared& shared,
+                            const net::tls_context* tls) {
+  http_api api(broker, shared, tls != nullptr);
+  co_await net::accept_loop(listener_fd, broker.log(), tls ? "HTTPS" : "HTTP",
+                            [&api, tls](int fd) { return serve_connection(fd, &api, tls); });
 }
 
 }  // namespace nsqd::http

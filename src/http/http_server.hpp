@@ -16,16 +16,24 @@
 //     A head larger than one read is kept in a side buffer that is given back once the
 //     request is parsed, so an idle connection holds only its small (4 KiB) read buffer.
 // Cancelling the caller stops accepting and ends every connection.
+//
+// HTTPS (a listener served with a TLS context): each connection first completes the server
+// handshake (within 5 s, as upstream's V2 upgrade), then is served as above with TLS under
+// the codec; HTTP/1.1 only (no ALPN, as upstream's). A plain HTTP request on it gets Go's
+// answer ("400 ... Client sent an HTTP request to an HTTPS server.") and a close.
 
 #include "broker/broker.hpp"
 #include "core/task.hpp"
 #include "http/http_shared.hpp"
+#include "net/tls.hpp"
 
 namespace nsqd::http {
 
 // Runs until cancelled; listener_fd stays owned by the caller. `shared` is the process's one
-// http_shared (owned by the server, outlives every shard's serve_http).
-core::task<void> serve_http(int listener_fd, broker::broker_shard& broker, http_shared& shared);
+// http_shared (owned by the server, outlives every shard's serve_http). With `tls` (which
+// outlives it too) the listener is an HTTPS one.
+core::task<void> serve_http(int listener_fd, broker::broker_shard& broker, http_shared& shared,
+                            const net::tls_context* tls = nullptr);
 
 
 }  // namespace nsqd::http

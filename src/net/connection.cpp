@@ -81,8 +81,9 @@ core::task<int> connection::receive_tls(char* dst, size_t cap) {
   }
 }
 
-core::task<std::string> connection::start_tls(const tls_context& context, std::chrono::nanoseconds timeout) {
-  auto session = std::make_unique<tls_session>(context);
+core::task<std::string> connection::start_tls(const tls_context& context, std::chrono::nanoseconds timeout,
+                                              std::string_view server_name) {
+  auto session = std::make_unique<tls_session>(context, server_name);
   if (_end > _begin) session->feed({_in.data() + _begin, _end - _begin});
   _begin = _end = _scanned = 0;
   const auto until = core::clock::now() + timeout;

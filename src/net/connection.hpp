@@ -78,12 +78,15 @@ class connection {
   bool compressed() const noexcept { return _encoder != nullptr; }
 
   // ---- TLS ----
-  // The server side of a TLS handshake over this socket, within `timeout` (upstream: 5 s).
-  // Bytes already buffered and not consumed are the start of the client's handshake. Call it
-  // only when no send is in progress and none starts until it returns. On success the
-  // connection is TLS from now on, and "" is returned; else the reason, in Go's words where
-  // Go has them (the alert, if any, was sent) and the connection stays plain.
-  core::task<std::string> start_tls(const tls_context& context, std::chrono::nanoseconds timeout);
+  // A TLS handshake over this socket, within `timeout` (upstream: 5 s): the server's with a
+  // server context (bytes already buffered and not consumed are the start of the client's
+  // handshake), the client's with a client context (`server_name`: SNI and the name the
+  // certificate must carry). Call it only when no send is in progress and none starts until
+  // it returns. On success the connection is TLS from now on, and "" is returned; else the
+  // reason, in Go's words where Go has them (the alert, if any, was sent) and the connection
+  // stays plain.
+  core::task<std::string> start_tls(const tls_context& context, std::chrono::nanoseconds timeout,
+                                    std::string_view server_name = {});
   // The session once start_tls() succeeded (version, cipher, peer certificate), else null.
   const tls_session* tls() const noexcept { return _tls.get(); }
 

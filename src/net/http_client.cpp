@@ -16,6 +16,7 @@
 
 #include "core/io.hpp"
 #include "go/go_syntax.hpp"
+#include "net/connection.hpp"
 #include "net/dial.hpp"
 #include "net/socket.hpp"
 
@@ -31,6 +32,7 @@ using std::chrono::nanoseconds;
 
 constexpr std::size_t response_header_limit = 1 << 20;
 constexpr std::size_t read_chunk = 16 * 1024;
+constexpr nanoseconds tls_handshake_timeout = std::chrono::seconds(10);  // Go's transport
 
 bool all_digits(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -115,11 +117,7 @@ std::optional<http_url> parse_http_url(std::string_view url, std::string& error)
   }
   http_url out;
   out.scheme = lower(url.substr(0, sep));
-  if (out.scheme == "https") {
-    error = "https is not supported";
-    return std::nullopt;
-  }
-  if (out.scheme != "http") {
+  if (out.scheme != "http" && out.scheme != "https") {
     error = "unsupported protocol scheme \"" + out.scheme + "\"";
     return std::nullopt;
   }
@@ -164,7 +162,7 @@ std::optional<http_url> parse_http_url(std::string_view url, std::string& error)
     return std::nullopt;
   }
   out.host = std::string(host);
-  out.port = port.empty() ? "80" : std::string(port);
+  out.port = !port.empty() ? std::string(port) : out.scheme == "https" ? "443" : "80";
   out.authority = std::string(authority);
   out.target = std::string(target);
   if (out.target.empty() || out.target.front() == '?') out.target.insert(0, "/");
@@ -223,16 +221,33 @@ core::task<http_client_result> http_fetch(http_client_request request, http_clie
     co_return out;
   }
 
+  connection conn(std::move(fd), read_chunk);
+  if (url->scheme == "https") {
+    if (!limits.tls) {
+      out.error = prefix + "https is not configured";
+      co_return out;
+    }
+    nanoseconds budget = tls_handshake_timeout;
+    if (std::optional<nanoseconds> t = left(deadline)) budget = std::min(budget, *t);
+    std::string failed = "i/o timeout";
+    if (budget.count() > 0) failed = co_await conn.start_tls(*limits.tls, budget, url->host);
+    if (!failed.empty()) {
+      out.error = prefix + (failed == "i/o timeout" ? std::string("net/http: TLS handshake timeout") : failed);
+      co_return out;
+    }
+  }
+
   // ---- send ----
   const std::string bytes = request_bytes(request, *url);
-  for (std::size_t sent = 0; sent < bytes.size();) {
+  const std::string_view wire = conn.wire_bytes(bytes);  // encrypted, on https
+  for (std::size_t sent = 0; sent < wire.size();) {
     std::optional<nanoseconds> timeout = left(deadline);
     if (timeout && timeout->count() <= 0) {
       r = -ETIMEDOUT;
     } else if (timeout) {
-      r = co_await core::send(fd.get(), bytes.data() + sent, bytes.size() - sent).timeout(*timeout);
+      r = co_await core::send(conn.fd(), wire.data() + sent, wire.size() - sent).timeout(*timeout);
     } else {
-      r = co_await core::send(fd.get(), bytes.data() + sent, bytes.size() - sent);
+      r = co_await core::send(conn.fd(), wire.data() + sent, wire.size() - sent);
     }
     if (r <= 0) {
       out.error = prefix + "write: " + (r == 0 ? std::string("connection closed") : errno_text(r));
@@ -245,13 +260,12 @@ core::task<http_client_result> http_fetch(http_client_request request, http_clie
   std::optional<response_parser> parser;
   parser.emplace();
   configure(*parser, limits.max_body_size);
-  std::string in;
-  std::string chunk(read_chunk, '\0');
   for (;;) {
-    while (!in.empty() && !parser->is_done()) {
+    while (!conn.buffered().empty() && !parser->is_done()) {
       error_code ec;
+      const std::string_view in = conn.buffered();
       const std::size_t used = parser->put(boost::asio::buffer(in.data(), in.size()), ec);
-      in.erase(0, used);
+      conn.consume(used);
       if (ec == http::error::need_more) break;
       if (ec == http::error::body_limit) {
         out.error = prefix + "response body larger than " + std::to_string(limits.max_body_size) + " bytes";
@@ -277,10 +291,10 @@ core::task<http_client_result> http_fetch(http_client_request request, http_clie
     std::optional<nanoseconds> timeout = left(deadline);
     if (timeout && timeout->count() <= 0) {
       r = -ETIMEDOUT;
-    } else if (timeout) {
-      r = co_await core::recv(fd.get(), chunk.data(), chunk.size()).timeout(*timeout);
     } else {
-      r = co_await core::recv(fd.get(), chunk.data(), chunk.size());
+      conn.set_read_timeout(timeout.value_or(nanoseconds(0)));
+      const bool more = co_await conn.fill(conn.buffered().size() + 1);
+      r = more ? 1 : conn.last_error() == 0 ? 0 : -conn.last_error();
     }
     if (r < 0) {
       out.error = prefix + (r == -ETIMEDOUT ? std::string("request timeout awaiting the response")
@@ -296,7 +310,6 @@ core::task<http_client_result> http_fetch(http_client_request request, http_clie
       }
       continue;
     }
-    in.append(chunk.data(), std::size_t(r));
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // An outbound HTTP/1.1 client on our loop, for the few requests nsqd makes (auth servers):
-// one request per connection, plain http only, Go's http.Client timeouts.
+// one request per connection, http or https (with a client TLS context), Go's http.Client
+// timeouts.
 //
 //   http_client_request req{"GET", "http://127.0.0.1:4181/auth?secret=x", {{"Accept", "..."}}};
 //   http_client_result r = co_await http_fetch(std::move(req), limits);
@@ -22,21 +23,22 @@
 #include <vector>
 
 #include "core/task.hpp"
+#include "net/tls.hpp"
 
 namespace nsqd::net {
 
 // An absolute http URL taken apart. A value.
 struct http_url {
-  std::string scheme;  // "http" (lower-cased)
+  std::string scheme;  // "http" or "https" (lower-cased)
   std::string host;    // without brackets: "127.0.0.1", "::1", "auth.example"
-  std::string port;    // "80" when the URL gives none
+  std::string port;    // "80" (https: "443") when the URL gives none
   std::string target;  // request-target: path (at least "/") and "?query" as written
   std::string authority;  // the Host header: host[:port] as written in the URL
 };
 
 // Parses "scheme://host[:port][/path][?query][#fragment]" (the fragment is dropped).
 // nullopt with `error` set when the URL has no scheme or host, a bad port, or a scheme other
-// than http ("https" is not supported yet).
+// than http and https.
 std::optional<http_url> parse_http_url(std::string_view url, std::string& error);
 
 // Go's url.QueryEscape: letters, digits and - _ . ~ kept, ' ' as '+', every other byte %XX.
@@ -47,6 +49,10 @@ struct http_client_limits {
   std::chrono::nanoseconds connect_timeout{0};  // each connect (Go's dial timeout)
   std::chrono::nanoseconds request_timeout{0};  // the whole exchange, connect included
   std::uint64_t max_body_size = 5242880;         // response bodies larger than this fail
+  // For https URLs: the client context (trusted roots, minimum version; it outlives the
+  // request); the handshake (SNI and the certificate's name: the URL's host) counts in the
+  // request timeout, and at most 10 s (Go's TLSHandshakeTimeout). Null: https fails.
+  const tls_context* tls = nullptr;
 };
 
 struct http_client_request {

@@ -38,13 +38,14 @@ net::unique_fd lock_data_path(const std::string& configured) {
 // One shard's share of the work: its broker part, queue scan, TCP and HTTP listeners with
 // their connections.
 core::task<void> serve_shard(net::unique_fd* tcp_listener, net::unique_fd* http_listener,
-                             broker::broker_shard* part, http::http_shared* shared,
-                             const net::tls_context* tls) {
+                             net::unique_fd* https_listener, broker::broker_shard* part,
+                             http::http_shared* shared, protocol::v2_tls tls) {
   core::task_group group{co_await core::this_context()};
   group.spawn(part->run());
   group.spawn(loops::queue_scan(*part));
   group.spawn(protocol::serve_tcp(tcp_listener->get(), *part, tls));
   if (*http_listener) group.spawn(http::serve_http(http_listener->get(), *part, *shared));
+  if (*https_listener) group.spawn(http::serve_http(https_listener->get(), *part, *shared, tls.server));
   co_await group.join();
 }
 
@@ -64,12 +65,11 @@ core::task<void> watch_signals(core::task_group* services, const core::logger* l
   }
 }
 
-core::task<void> run_on_shard(unsigned n, net::unique_fd* tcp_listener,
-                              net::unique_fd* http_listener,
+core::task<void> run_on_shard(unsigned n, node::shard_listeners* listeners,
                               core::sharded<broker::broker_shard>* brokers,
-                              http::http_shared* shared, const net::tls_context* tls) {
-  co_await brokers->invoke_on(n, [tcp_listener, http_listener, shared, tls](broker::broker_shard& b) {
-    return serve_shard(tcp_listener, http_listener, &b, shared, tls);
+                              http::http_shared* shared, protocol::v2_tls tls) {
+  co_await brokers->invoke_on(n, [listeners, shared, tls](broker::broker_shard& b) {
+    return serve_shard(&listeners->tcp, &listeners->http, &listeners->https, &b, shared, tls);
   });
 }
 
@@ -100,41 +100,50 @@ node::node(const config::options& opts, const core::logger& log, const service_m
       throw startup_error(e.what());
     }
   }
-  unsigned shards = unsigned(opts.cores < 1 ? 1 : opts.cores);
-  std::vector<net::unique_fd> tcp, http;
+  // And, always, the one for nsqd's own requests (https auth servers).
   try {
-    // Sockets passed by systemd (socket activation) take the place of binding the addresses.
-    if (auto fd = net::take_passed(systemd.passed, "tcp", 0)) {
-      tcp = net::shared_listener(*fd, shards, "tcp");
-      _tcp_listening = "socket passed by systemd";
-    } else {
-      tcp = net::listen_stream(opts.tcp_address, shards);
-      _tcp_listening = opts.tcp_address;
-      if (net::is_unix_address(opts.tcp_address)) _unix_socket_files.push_back(opts.tcp_address);
-    }
-    if (auto fd = net::take_passed(systemd.passed, "http", 1)) {
-      http = net::shared_listener(*fd, shards, "http");
-      _http_listening = "socket passed by systemd";
-    } else if (!opts.http_address.empty()) {
-      http = net::listen_stream(opts.http_address, shards);
-      _http_listening = opts.http_address;
-      if (net::is_unix_address(opts.http_address)) _unix_socket_files.push_back(opts.http_address);
-    }
+    _client_tls = net::tls_context::client({opts.tls_root_ca_file, "", "", opts.tls_min_version});
+  } catch (const net::tls_error& e) {
+    throw startup_error(e.what());
+  }
+  unsigned shards = unsigned(opts.cores < 1 ? 1 : opts.cores);
+  std::vector<net::unique_fd> tcp, http, https;
+  try {
+    tcp = listen_for("tcp", 0, opts.tcp_address, false, shards, _tcp_listening);
+    http = listen_for("http", 1, opts.http_address, true, shards, _http_listening);
+    // Upstream's HTTPS listener exists only with a TLS config (the passed socket likewise).
+    if (_tls) https = listen_for("https", 2, opts.https_address, true, shards, _https_listening);
   } catch (const net::listen_error& e) {
     remove_unix_socket_files();
     throw startup_error(e.what());
   }
   _tcp_port = net::local_port(tcp.front().get());
   if (!http.empty()) _http_port = net::local_port(http.front().get());
+  if (!https.empty()) _https_port = net::local_port(https.front().get());
   config::resolve_after_listen(_opts, _tcp_port, _http_port);
   _listeners.resize(shards);
   for (unsigned i = 0; i < shards; ++i) {
     _listeners[i].tcp = std::move(tcp[i]);
     if (!http.empty()) _listeners[i].http = std::move(http[i]);
+    if (!https.empty()) _listeners[i].https = std::move(https[i]);
   }
 }
 
 node::~node() { remove_unix_socket_files(); }
+
+std::vector<net::unique_fd> node::listen_for(std::string_view name, std::size_t position, const std::string& address,
+                                             bool empty_is_none, unsigned shards, std::string& listening) {
+  // A socket passed by systemd (socket activation) takes the place of binding the address.
+  if (auto fd = net::take_passed(_systemd.passed, name, position)) {
+    listening = "socket passed by systemd";
+    return net::shared_listener(*fd, shards, name);
+  }
+  if (address.empty() && empty_is_none) return {};
+  std::vector<net::unique_fd> fds = net::listen_stream(address, shards);
+  listening = address;
+  if (net::is_unix_address(address)) _unix_socket_files.push_back(address);
+  return fds;
+}
 
 void node::remove_unix_socket_files() {
   // As Go's UnixListener.Close: the socket file goes with the listener.
@@ -177,15 +186,16 @@ core::task<bool> node::persist_metadata() {
 core::task<std::exception_ptr> node::serve() {
   _log.info("TCP: listening on ", _tcp_listening, " (", _listeners.size(), " shards)");
   if (!_http_listening.empty()) _log.info("HTTP: listening on ", _http_listening);
-  if (net::take_passed(_systemd.passed, "https", 2))
-    _log.warn("HTTPS: a socket named https was passed, but this nsqd does not serve HTTPS yet");
+  if (!_https_listening.empty()) _log.info("HTTPS: listening on ", _https_listening);
+  else if (!_tls && net::take_passed(_systemd.passed, "https", 2))
+    _log.warn("HTTPS: a socket named https was passed, but there is no --tls-cert/--tls-key to serve it with");
   // What every shard's HTTP side shares: the real ports, start time, run-time settings.
-  http::http_shared http_shared(_settings, _tcp_port, _http_port);
+  http::http_shared http_shared(_settings, _tcp_port, _http_port, _https_port);
   std::exception_ptr failure;
   core::task_group services{co_await core::this_context()};
   for (unsigned n = 0; n < _listeners.size(); ++n)
-    services.spawn(run_on_shard(n, &_listeners[n].tcp, &_listeners[n].http, &*_brokers, &http_shared,
-                                _tls ? &*_tls : nullptr));
+    services.spawn(run_on_shard(n, &_listeners[n], &*_brokers, &http_shared,
+                                protocol::v2_tls{_tls ? &*_tls : nullptr, &*_client_tls}));
   if (!_opts.statsd_address.empty()) services.spawn(run_statsd(&*_brokers));
   services.spawn(run_lookup(&*_brokers, &_settings));
   services.spawn(watch_signals(&services, &_log, &_systemd.notifier));
@@ -193,7 +203,8 @@ core::task<std::exception_ptr> node::serve() {
     services.spawn(loops::watchdog(_systemd.notifier, *_systemd.watchdog, unsigned(_listeners.size())));
   // Listeners bound, metadata loaded: connections are served from here on.
   _systemd.notifier.notify("READY=1\nSTATUS=serving: TCP " + _tcp_listening +
-                           (_http_listening.empty() ? std::string() : ", HTTP " + _http_listening) + ", " +
+                           (_http_listening.empty() ? std::string() : ", HTTP " + _http_listening) +
+                           (_https_listening.empty() ? std::string() : ", HTTPS " + _https_listening) + ", " +
                            std::to_string(_listeners.size()) + " shards\nMAINPID=" + std::to_string(::getpid()));
   try {
     co_await services.join();

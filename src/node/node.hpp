@@ -38,8 +38,9 @@ namespace nsqd::node {
 struct service_manager {
   net::service_notifier notifier;                     // $NOTIFY_SOCKET (disabled without one)
   std::optional<std::chrono::microseconds> watchdog;  // $WATCHDOG_USEC, for this process
-  // $LISTEN_FDS: sockets named tcp and http (or unnamed, in that order) are served in place
-  // of binding --tcp-address and --http-address, each shared by every shard.
+  // $LISTEN_FDS: sockets named tcp, http and https (or unnamed, in that order) are served in
+  // place of binding --tcp-address, --http-address and --https-address, each shared by every
+  // shard (https only with a TLS certificate and key, as upstream's HTTPS listener).
   std::vector<net::passed_socket> passed;
 };
 
@@ -70,11 +71,14 @@ class node {
   core::task<std::exception_ptr> serve();
   core::task<void> stop();
 
- private:
+  // One shard's listening sockets.
   struct shard_listeners {
     net::unique_fd tcp;
-    net::unique_fd http;  // empty when --http-address is ""
+    net::unique_fd http;   // empty when --http-address is ""
+    net::unique_fd https;  // empty without TLS or when --https-address is ""
   };
+
+ private:
 
   // Upstream's options with what binding decides filled in (config::resolve_after_listen):
   // every shard reads this copy.
@@ -83,16 +87,24 @@ class node {
   const service_manager& _systemd;
   net::unique_fd _data_lock;  // the data directory, flock'ed; its fd is the queues' dirfd
   std::optional<net::tls_context> _tls;  // with --tls-cert/--tls-key: shared by every shard
+  std::optional<net::tls_context> _client_tls;  // for https auth servers: shared likewise
   storage::node_health _health;
   // What `PUT /config` changes while running (the lookupd peers), seeded from _opts.
   config::runtime_settings _settings;
   std::vector<shard_listeners> _listeners;  // by shard
   int _tcp_port = -1;
   int _http_port = -1;
+  int _https_port = -1;
   std::string _tcp_listening;   // for the log and STATUS: the address, or where the socket came from
   std::string _http_listening;
+  std::string _https_listening;
   std::vector<std::string> _unix_socket_files;  // made by binding, removed at stop
   void remove_unix_socket_files();
+  // One kind of listener, a descriptor per shard: the passed socket named `name` (or at
+  // `position`), else bound on `address` (none when it is "" and `empty_is_none`).
+  // `listening` says which. Throws net::listen_error.
+  std::vector<net::unique_fd> listen_for(std::string_view name, std::size_t position, const std::string& address,
+                                         bool empty_is_none, unsigned shards, std::string& listening);
   std::vector<broker::broker_shard*> _peers;  // every shard's part, by shard
   std::optional<core::sharded<broker::broker_shard>> _brokers;  // made by start()
   bool _loaded = false;  // stop() flushes only what load_metadata() took in

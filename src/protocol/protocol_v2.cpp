@@ -14,7 +14,7 @@ namespace {
 
 constexpr std::string_view magic_v2 = "  V2";
 
-core::task<void> serve_v2(net::connection& conn, broker::broker_shard& broker, const net::tls_context* tls) {
+core::task<void> serve_v2(net::connection& conn, broker::broker_shard& broker, v2_tls tls) {
   core::task_group group{co_await core::this_context()};
   client c(conn, broker, group, tls);
   group.spawn(c.write_loop());
@@ -31,7 +31,7 @@ core::task<void> serve_v2(net::connection& conn, broker::broker_shard& broker, c
 
 }  // namespace
 
-core::task<void> serve_client(net::connection& conn, broker::broker_shard& broker, const net::tls_context* tls) {
+core::task<void> serve_client(net::connection& conn, broker::broker_shard& broker, v2_tls tls) {
   const core::logger& log = broker.log();
   conn.set_read_timeout(broker.opts().client_timeout);
   bool got_magic = co_await conn.fill(magic_v2.size());

@@ -14,10 +14,12 @@
 #include "broker/broker.hpp"
 #include "core/task.hpp"
 #include "net/connection.hpp"
+#include "protocol/v2_tls.hpp"
 
 namespace nsqd::protocol {
 
-// `tls` (null: none configured) serves the IDENTIFY tls_v1 upgrade.
-core::task<void> serve_client(net::connection& conn, broker::broker_shard& broker, const net::tls_context* tls);
+// `tls.server` (null: none configured) serves the IDENTIFY tls_v1 upgrade; `tls.client`
+// reaches https auth servers.
+core::task<void> serve_client(net::connection& conn, broker::broker_shard& broker, v2_tls tls);
 
 }  // namespace nsqd::protocol

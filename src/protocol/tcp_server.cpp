@@ -12,7 +12,7 @@ namespace nsqd::protocol {
 
 namespace {
 
-core::task<void> client(int fd, broker::broker_shard* broker, const net::tls_context* tls) {
+core::task<void> client(int fd, broker::broker_shard* broker, v2_tls tls) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   net::connection conn{net::unique_fd(fd)};
@@ -23,7 +23,7 @@ core::task<void> client(int fd, broker::broker_shard* broker, const net::tls_con
 
 }  // namespace
 
-core::task<void> serve_tcp(int listener_fd, broker::broker_shard& broker, const net::tls_context* tls) {
+core::task<void> serve_tcp(int listener_fd, broker::broker_shard& broker, v2_tls tls) {
   co_await net::accept_loop(listener_fd, broker.log(), "TCP", [&](int fd) { return client(fd, &broker, tls); });
 }
 

@@ -5,12 +5,12 @@
 
 #include "broker/broker.hpp"
 #include "core/task.hpp"
-#include "net/tls.hpp"
+#include "protocol/v2_tls.hpp"
 
 namespace nsqd::protocol {
 
 // Runs until cancelled; listener_fd stays owned by the caller. Clients use this shard's broker
-// and, when not null, `tls` for the IDENTIFY tls_v1 upgrade (it outlives the server).
-core::task<void> serve_tcp(int listener_fd, broker::broker_shard& broker, const net::tls_context* tls);
+// and `tls`'s contexts.
+core::task<void> serve_tcp(int listener_fd, broker::broker_shard& broker, v2_tls tls);
 
 }  // namespace nsqd::protocol

@@ -195,41 +195,76 @@ std::string auth_post_body(const auth_params& p) {
          (p.tls ? "true" : "false") + "\"]}";
 }
 
-core::task<auth_answer> query_auth_server(const config::options& opts, std::string address,
-                                          auth_params params) {
-  net::http_client_request req;
-  const std::string endpoint = auth_endpoint(address);
-  if (opts.auth_http_request_method == "post") {
-    req.method = "POST";
-    req.url = endpoint;
-    req.body = auth_post_body(params);
-    req.headers.emplace_back("Content-Type", "application/json");
-  } else {
-    req.method = "GET";
-    req.url = endpoint + "?" + auth_query(params);
+std::optional<std::string> https_endpoint(std::string_view endpoint, std::string_view body, std::string& error) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(json::string_view(body.data(), body.size()), ec);
+  if (ec || !v.is_object()) {
+    error = ec ? "invalid character in 403 response body: " + ec.message()
+               : "json: cannot unmarshal 403 response body into Go value of type struct { HTTPSPort int }";
+    return std::nullopt;
   }
-  req.headers.emplace_back("Accept", "application/vnd.nsq; version=1.0");
+  std::int64_t port = 0;
+  for (const auto& [key, value] : v.get_object())
+    if (iequals(view(key), "https_port") && !set(port, value)) {
+      error = "json: cannot unmarshal https_port into Go struct field .https_port of type int";
+      return std::nullopt;
+    }
+  std::optional<net::http_url> url = net::parse_http_url(endpoint, error);
+  if (!url) return std::nullopt;
+  const std::size_t colon = url->authority.rfind(':');
+  const bool explicit_port = colon != std::string::npos && url->authority.find(']', colon) == std::string::npos;
+  if (!explicit_port) {
+    error = "address " + url->authority + ": missing port in address";
+    return std::nullopt;
+  }
+  return "https://" + go::join_host_port(url->host, port) + url->target;
+}
+
+core::task<auth_answer> query_auth_server(const config::options& opts, std::string address,
+                                          auth_params params, const net::tls_context* tls) {
+  const bool post = opts.auth_http_request_method == "post";
+  std::string url = auth_endpoint(address);
+  if (!post) url += "?" + auth_query(params);
   net::http_client_limits limits;
   limits.connect_timeout = opts.http_client_connect_timeout;
   limits.request_timeout = opts.http_client_request_timeout;
   limits.max_body_size = std::uint64_t(std::max<std::int64_t>(0, opts.max_body_size));
-  net::http_client_result res = co_await net::http_fetch(std::move(req), limits);
+  limits.tls = tls;
   auth_answer out;
-  if (!res.error.empty()) {
-    out.error = std::move(res.error);
+  for (;;) {
+    net::http_client_request req;
+    req.url = url;
+    if (post) {
+      req.method = "POST";
+      req.body = auth_post_body(params);
+      req.headers.emplace_back("Content-Type", "application/json");
+    } else {
+      req.method = "GET";
+    }
+    req.headers.emplace_back("Accept", "application/vnd.nsq; version=1.0");
+    net::http_client_result res = co_await net::http_fetch(std::move(req), limits);
+    if (!res.error.empty()) {
+      out.error = std::move(res.error);
+      co_return out;
+    }
+    // A server that requires TLS says where its HTTPS is (Go: the prefix is case-sensitive).
+    if (res.status == 403 && url.rfind("https", 0) != 0) {
+      std::optional<std::string> secure = https_endpoint(url, res.body, out.error);
+      if (!secure) co_return out;
+      url = std::move(*secure);
+      continue;
+    }
+    if (res.status != 200) {
+      out.error = "got response " + std::to_string(res.status) + " " + res.reason + " " + go::quote(res.body);
+      co_return out;
+    }
+    out = parse_auth_response(res.body, core::clock::now());
     co_return out;
   }
-  if (res.status != 200) {
-    // (Upstream retries a 403 on https; https is not supported here.)
-    out.error = "got response " + std::to_string(res.status) + " " + res.reason + " " +
-                go::quote(res.body);
-    co_return out;
-  }
-  out = parse_auth_response(res.body, core::clock::now());
-  co_return out;
 }
 
-core::task<auth_answer> query_auth_servers(const config::options& opts, auth_params params) {
+core::task<auth_answer> query_auth_servers(const config::options& opts, auth_params params,
+                                           const net::tls_context* tls) {
   const std::vector<std::string>& addresses = opts.auth_http_addresses;
   auth_answer out;
   if (addresses.empty()) {
@@ -240,7 +275,7 @@ core::task<auth_answer> query_auth_servers(const config::options& opts, auth_par
   const std::size_t start = std::uniform_int_distribution<std::size_t>(0, addresses.size() - 1)(seed);
   for (std::size_t i = 0; i < addresses.size(); ++i) {
     const std::string& address = addresses[(start + i) % addresses.size()];
-    auth_answer a = co_await query_auth_server(opts, address, params);
+    auth_answer a = co_await query_auth_server(opts, address, params, tls);
     if (a.state) co_return a;
     std::string e = "failed to auth against " + address + " - " + a.error;
     if (!out.error.empty()) e += "; " + out.error;
@@ -267,20 +302,21 @@ std::string remote_ip_of(std::string_view remote_address) {
 
 // ---- the session ------------------------------------------------------------------------------
 
-core::task<std::string> auth_session::authenticate(const config::options& opts, auth_params params) {
+core::task<std::string> auth_session::authenticate(const config::options& opts, auth_params params,
+                                                   const net::tls_context* tls) {
   _params = std::move(params);
-  auth_answer a = co_await query_auth_servers(opts, _params);
+  auth_answer a = co_await query_auth_servers(opts, _params, tls);
   if (!a.state) co_return a.error;
   _state = std::move(a.state);
   co_return std::string();
 }
 
 core::task<auth_session::verdict> auth_session::authorize(const config::options& opts,
-                                                          std::string topic, std::string channel,
-                                                          std::string& error) {
+                                                          const net::tls_context* tls, std::string topic,
+                                                          std::string channel, std::string& error) {
   if (!_state) co_return verdict::unauthorized;
   if (_state->expired(core::clock::now())) {
-    auth_answer a = co_await query_auth_servers(opts, _params);
+    auth_answer a = co_await query_auth_servers(opts, _params, tls);
     if (!a.state) {
       error = std::move(a.error);
       co_return verdict::failed;

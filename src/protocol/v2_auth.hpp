@@ -22,6 +22,7 @@
 #include "config/options.hpp"
 #include "core/reactor.hpp"
 #include "core/task.hpp"
+#include "net/tls.hpp"
 
 namespace nsqd::protocol {
 
@@ -83,12 +84,20 @@ std::string auth_post_body(const auth_params& p);
 
 // One server: GET endpoint?query (or POST the JSON body, per --auth-http-request-method),
 // Accept: application/vnd.nsq; version=1.0, the --http-client-* timeouts, the answer bounded
-// by --max-body-size. A non-200 answer is an error.
+// by --max-body-size; https endpoints through `tls` (the client context: --tls-root-ca-file).
+// As upstream's client, a 403 from a plain http endpoint is asked again over https, on the
+// "https_port" its JSON body names (an nsqd-like server that requires TLS). Any other
+// non-200 answer is an error.
 core::task<auth_answer> query_auth_server(const config::options& opts, std::string address,
-                                          auth_params params);
+                                          auth_params params, const net::tls_context* tls);
 // Every --auth-http-address in a rotation from a random start until one answers validly;
 // the error names each failed server ("failed to auth against A - ...; failed to auth ...").
-core::task<auth_answer> query_auth_servers(const config::options& opts, auth_params params);
+core::task<auth_answer> query_auth_servers(const config::options& opts, auth_params params,
+                                           const net::tls_context* tls);
+// The https endpoint a 403 body {"https_port": N} points at: `endpoint` (with an explicit
+// port) with scheme https and port N, path and query kept. nullopt with `error` (Go's
+// words) when the body or the endpoint does not allow it.
+std::optional<std::string> https_endpoint(std::string_view endpoint, std::string_view body, std::string& error);
 
 // The AUTH response frame: {"identity":…,"identity_url":…,"permission_count":N}.
 std::string auth_success_json(const auth_state& state);
@@ -107,13 +116,14 @@ class auth_session {
 
   // AUTH: remembers `params` for later re-queries and asks the servers. Returns "" on
   // success (the answer is then held; check has_authorizations()), else the error.
-  core::task<std::string> authenticate(const config::options& opts, auth_params params);
+  core::task<std::string> authenticate(const config::options& opts, auth_params params,
+                                       const net::tls_context* tls);
 
   enum class verdict { allowed, unauthorized, failed };
   // PUB/MPUB/DPUB (channel "") or SUB: asks the servers again first if the answer expired;
   // `failed` (with `error` set) when that re-query fails; the old answer is then kept.
-  core::task<verdict> authorize(const config::options& opts, std::string topic,
-                                std::string channel, std::string& error);
+  core::task<verdict> authorize(const config::options& opts, const net::tls_context* tls,
+                                std::string topic, std::string channel, std::string& error);
 
  private:
   auth_params _params;

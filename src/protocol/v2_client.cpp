@@ -18,15 +18,14 @@ constexpr std::size_t keep_capacity = 1024 * 1024;
 
 }  // namespace
 
-client::client(net::connection& conn, broker::broker_shard& broker, core::task_group& group,
-               const net::tls_context* tls)
+client::client(net::connection& conn, broker::broker_shard& broker, core::task_group& group, v2_tls tls)
     : broker::consumer(broker.next_client_id()),
       _conn(conn),
       _broker(broker),
       _group(group),
       _connect_ts(broker::unix_now_ns() / 1'000'000'000),
       _settings(default_settings(broker.opts())),
-      _tls_context(tls) {
+      _tls(tls) {
   _identity.client_id = remote_ip_of(conn.remote_address());  // as upstream: the host part
   _identity.hostname = _identity.client_id;
 }
@@ -188,7 +187,7 @@ core::task<bool> client::flush_output() {
 
 core::task<std::string> client::start_tls() {
   _output_held = true;
-  std::string failed = co_await _conn.start_tls(*_tls_context, std::chrono::seconds(5));
+  std::string failed = co_await _conn.start_tls(*_tls.server, std::chrono::seconds(5));
   _output_held = false;
   _wake.notify();  // a heartbeat may have come due meanwhile
   co_return failed;

@@ -35,6 +35,7 @@
 #include "net/connection.hpp"
 #include "protocol/v2_auth.hpp"
 #include "protocol/v2_identify.hpp"
+#include "protocol/v2_tls.hpp"
 #include "protocol/v2_wake.hpp"
 
 namespace nsqd::protocol {
@@ -55,9 +56,8 @@ struct client_identity {
 class client final : public broker::consumer {
  public:
   // `group` runs the reader and the writer; the client cancels it to end the connection.
-  // `tls`: the server's TLS context when one is configured (IDENTIFY tls_v1), else null.
-  client(net::connection& conn, broker::broker_shard& broker, core::task_group& group,
-         const net::tls_context* tls);
+  // `tls`: the contexts for IDENTIFY tls_v1 and for https auth servers.
+  client(net::connection& conn, broker::broker_shard& broker, core::task_group& group, v2_tls tls);
   ~client() override;
   client(const client&) = delete;
   client& operator=(const client&) = delete;
@@ -110,7 +110,9 @@ class client final : public broker::consumer {
 
   // ---- TLS (IDENTIFY) ----
   // Whether this node offers TLS (--tls-cert and --tls-key).
-  bool tls_offered() const noexcept { return _tls_context != nullptr; }
+  bool tls_offered() const noexcept { return _tls.server != nullptr; }
+  // The client context for https auth servers (null: none).
+  const net::tls_context* client_tls() const noexcept { return _tls.client; }
   // Whether the connection is TLS now (what --tls-required asks for).
   bool is_tls() const noexcept { return _conn.tls() != nullptr; }
   // After flush_output(): the server handshake, the writer holding its output (heartbeats)
@@ -164,7 +166,7 @@ class client final : public broker::consumer {
   std::vector<pub_count> _pub_counts;  // in order of first publish
   auth_session _auth;
   compression _compression = compression::none;
-  const net::tls_context* _tls_context;
+  v2_tls _tls;
   bool _output_held = false;  // a TLS handshake is under way: the writer sends nothing
 
   std::string _out;      // appended to by the reader and deliver(); taken by the writer

@@ -120,7 +120,7 @@ core::task<outcome> check_auth(client& c, std::string_view cmd, std::string topi
   if (c.opts().auth_http_addresses.empty()) co_return std::nullopt;
   if (!c.has_authorizations()) co_return fatal("E_AUTH_FIRST", "AUTH required before "s + std::string(cmd));
   std::string error;
-  auth_session::verdict v = co_await c.auth().authorize(c.opts(), topic, channel, error);
+  auth_session::verdict v = co_await c.auth().authorize(c.opts(), c.client_tls(), topic, channel, error);
   if (v == auth_session::verdict::failed) {  // the details are for the log only
     c.log().warn("PROTOCOL(V2): [", c.remote_address(), "] AUTH failed - ", error);
     co_return fatal("E_AUTH_FAILED", "AUTH failed");
@@ -188,7 +188,7 @@ core::task<outcome> do_auth(client& c, const command_line& cmd) {
   if (bad) co_return bad;
   if (c.has_authorizations()) co_return fatal("E_INVALID", "AUTH already set");
   if (c.opts().auth_http_addresses.empty()) co_return fatal("E_AUTH_DISABLED", "AUTH disabled");
-  std::string error = co_await c.auth().authenticate(c.opts(), c.auth_request(std::move(secret)));
+  std::string error = co_await c.auth().authenticate(c.opts(), c.auth_request(std::move(secret)), c.client_tls());
   if (!error.empty()) {  // the details are for the log only
     c.log().warn("PROTOCOL(V2): [", c.remote_address(), "] AUTH failed ", error);
     co_return fatal("E_AUTH_FAILED", "AUTH failed");

@@ -261,6 +261,11 @@ BOOST_AUTO_TEST_CASE(defaults_yield_to_explicit_flags_in_any_go_spelling) {
                                         "--http-address=" + p.http_address(),
                                         "--data-path=" + p.data_path(), "--cores=2"};
   BOOST_TEST(all == expected_all, boost::test_tools::per_element());
+  auto tls = p.args_with_defaults({"--tls-cert=c.pem"});
+  std::vector<std::string> expected_tls{"--tcp-address=" + p.tcp_address(), "--http-address=" + p.http_address(),
+                                        "--https-address=" + p.https_address(), "--data-path=" + p.data_path(),
+                                        "--tls-cert=c.pem"};
+  BOOST_TEST(tls == expected_tls, boost::test_tools::per_element());
   BOOST_TEST(p.tcp_port() != p.http_port());
   BOOST_TEST(std::filesystem::is_directory(p.data_path()));
 }

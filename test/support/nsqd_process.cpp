@@ -360,6 +360,9 @@ nsqd_process::nsqd_process(std::string binary)
   do {
     _http_port = free_port();
   } while (_http_port == _tcp_port);
+  do {
+    _https_port = free_port();
+  } while (_https_port == _tcp_port || _https_port == _http_port);
 }
 
 nsqd_process::~nsqd_process() {
@@ -374,6 +377,7 @@ nsqd_process::~nsqd_process() {
 
 std::string nsqd_process::tcp_address() const { return "127.0.0.1:" + std::to_string(_tcp_port); }
 std::string nsqd_process::http_address() const { return "127.0.0.1:" + std::to_string(_http_port); }
+std::string nsqd_process::https_address() const { return "127.0.0.1:" + std::to_string(_https_port); }
 
 std::vector<std::string> nsqd_process::args_with_defaults(const std::vector<std::string>& extra) const {
   auto sets = [&extra](std::string_view name) {
@@ -384,6 +388,8 @@ std::vector<std::string> nsqd_process::args_with_defaults(const std::vector<std:
   std::vector<std::string> args;
   if (!sets("tcp-address")) args.push_back("--tcp-address=" + tcp_address());
   if (!sets("http-address")) args.push_back("--http-address=" + http_address());
+  // With a certificate nsqd opens HTTPS, by default on 0.0.0.0:4152: a port of its own here.
+  if (sets("tls-cert") && !sets("https-address")) args.push_back("--https-address=" + https_address());
   if (!sets("data-path")) args.push_back("--data-path=" + _data_path);
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
@@ -426,6 +432,8 @@ void nsqd_process::wait_ready(std::uint16_t ping_port, milliseconds timeout) {
     try {
       auto r = http_get(ping_port, "/ping", 1s);
       if (r.status == 200) return;
+      // --tls-required=true: plain HTTP refuses every request, /ping included, once serving.
+      if (r.status == 403 && r.body.find(R"("message": "TLS_REQUIRED")") != std::string::npos) return;
       last = "status " + std::to_string(r.status) + " body '" + r.body + "'";
     } catch (const wire_error& e) {
       last = e.what();

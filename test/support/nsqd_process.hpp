@@ -185,13 +185,16 @@ class nsqd_process {
 
   std::uint16_t tcp_port() const { return _tcp_port; }
   std::uint16_t http_port() const { return _http_port; }
+  std::uint16_t https_port() const { return _https_port; }
   const std::string& data_path() const { return _data_path; }
   const temp_dir& dir() const { return _dir; }  // for config files and the like
   std::string tcp_address() const;   // "127.0.0.1:<tcp_port>"
   std::string http_address() const;  // "127.0.0.1:<http_port>"
+  std::string https_address() const;  // "127.0.0.1:<https_port>", given when `extra` has --tls-cert
 
-  // --tcp-address=127.0.0.1:P --http-address=127.0.0.1:Q --data-path=DIR, leaving out each
-  // one that `extra` already sets (in any Go spelling: -x, --x, -x=v, --x v), then `extra`.
+  // --tcp-address=127.0.0.1:P --http-address=127.0.0.1:Q (--https-address=127.0.0.1:S when
+  // `extra` has --tls-cert) --data-path=DIR, leaving out each one that `extra` already sets
+  // (in any Go spelling: -x, --x, -x=v, --x v), then `extra`.
   std::vector<std::string> args_with_defaults(const std::vector<std::string>& extra) const;
 
   // Runs between fork and exec of every later spawn (see child_process::child_setup).
@@ -204,7 +207,8 @@ class nsqd_process {
   void start_exact(const std::vector<std::string>& args, std::uint16_t ping_port);
   // Spawns nsqd with exactly `args`; does not wait for anything.
   void spawn(const std::vector<std::string>& args);
-  // Polls GET /ping on 127.0.0.1:ping_port until 200. Throws std::runtime_error (with the
+  // Polls GET /ping on 127.0.0.1:ping_port until 200 (or the 403 TLS_REQUIRED of
+  // --tls-required=true, which refuses plain HTTP). Throws std::runtime_error (with the
   // exit code and the log) as soon as the child exits, or after `timeout`.
   void wait_ready(std::uint16_t ping_port, milliseconds timeout = 15s);
 
@@ -232,6 +236,7 @@ class nsqd_process {
   std::string _log_path;
   std::uint16_t _tcp_port = 0;
   std::uint16_t _http_port = 0;
+  std::uint16_t _https_port = 0;
   child_process::child_setup _setup;
   std::optional<child_process> _child;
   std::size_t _output_offset = 0;  // where the current child's output starts in the log

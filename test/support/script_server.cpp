@@ -50,14 +50,58 @@ void script_server::run() {
   for (std::thread& t : _workers) t.join();
 }
 
+namespace {
+
+// Blocking server handshake on `c`; false when it failed or the peer went away.
+bool handshake(int c, net::tls_session& tls) {
+  for (;;) {
+    const net::tls_handshake step = tls.handshake();
+    const std::string_view out = tls.pending_output();
+    if (!out.empty() && ::send(c, out.data(), out.size(), MSG_NOSIGNAL) != ssize_t(out.size())) return false;
+    tls.consume_output(out.size());
+    if (step != net::tls_handshake::want_more) return step == net::tls_handshake::done;
+    char raw[4096];
+    const ssize_t n = ::recv(c, raw, sizeof raw, 0);
+    if (n <= 0) return false;
+    tls.feed({raw, std::size_t(n)});
+  }
+}
+
+}  // namespace
+
 void script_server::serve(int c) {
   timeval tv{2, 0};
   ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::unique_ptr<net::tls_session> tls;
+  if (_tls) {
+    tls = std::make_unique<net::tls_session>(*_tls);
+    if (!handshake(c, *tls)) return;
+  }
+  // recv and send, through the TLS session when there is one.
+  auto receive = [&](char* dst, std::size_t cap) -> ssize_t {
+    if (!tls) return ::recv(c, dst, cap, 0);
+    for (;;) {
+      const std::ptrdiff_t n = tls->read(dst, cap);
+      if (n > 0) return n;
+      if (n != net::tls_session::need_input) return -1;
+      char raw[4096];
+      const ssize_t got = ::recv(c, raw, sizeof raw, 0);
+      if (got <= 0) return got;
+      tls->feed({raw, std::size_t(got)});
+    }
+  };
+  auto transmit = [&](std::string_view out) {
+    if (tls) {
+      tls->write(out);
+      out = tls->pending_output();
+    }
+    ::send(c, out.data(), out.size(), MSG_NOSIGNAL);
+  };
   std::string in;
   char buf[4096];
   std::size_t head_end;
   while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
-    ssize_t n = ::recv(c, buf, sizeof buf, 0);
+    ssize_t n = receive(buf, sizeof buf);
     if (n <= 0) return;
     in.append(buf, std::size_t(n));
   }
@@ -87,7 +131,7 @@ void script_server::serve(int c) {
   std::size_t body_len = r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
   r.body = in.substr(head_end + 4);
   while (r.body.size() < body_len) {
-    ssize_t n = ::recv(c, buf, sizeof buf, 0);
+    ssize_t n = receive(buf, sizeof buf);
     if (n <= 0) return;
     r.body.append(buf, std::size_t(n));
   }
@@ -104,7 +148,7 @@ void script_server::serve(int c) {
   if (out.empty())
     out = "HTTP/1.1 " + std::to_string(rep.status) + " X\r\nContent-Type: application/json\r\n" +
           "Content-Length: " + std::to_string(rep.body.size()) + "\r\nConnection: close\r\n\r\n" + rep.body;
-  ::send(c, out.data(), out.size(), MSG_NOSIGNAL);
+  transmit(out);
 }
 
 

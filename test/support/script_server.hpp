@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -22,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/tls.hpp"
 #include "test/support/nsqd_process.hpp"
 
 namespace nsqd::test {
@@ -51,12 +53,12 @@ std::map<std::string, std::string> parse_query(std::string_view q);
 
 // Listens on 127.0.0.1:<any>; answers each connection's one request with the handler's reply,
 // each connection on its own thread. Records every request. Stops (and joins) in the
-// destructor.
+// destructor. With `tls` (a server context that outlives it) it is an HTTPS server.
 class script_server {
  public:
   using handler = std::function<reply(const seen_request&)>;
 
-  explicit script_server(handler h) : _handler(std::move(h)) {
+  explicit script_server(handler h, const net::tls_context* tls = nullptr) : _handler(std::move(h)), _tls(tls) {
     _fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -102,6 +104,7 @@ class script_server {
   std::atomic<bool> _stop{false};
   mutable std::mutex _mutex;
   handler _handler;
+  const net::tls_context* _tls;
   std::vector<seen_request> _requests;
   std::vector<std::thread> _workers;  // one per connection; joined by run() when stopping
   std::thread _thread;

@@ -65,4 +65,8 @@ const certificates& certs() {
   return made;
 }
 
+std::vector<std::string> tls_server_flags(const std::string& name) {
+  return {"--tls-cert=" + certs().file(name + ".pem"), "--tls-key=" + certs().file(name + ".key")};
+}
+
 }  // namespace nsqd::test

@@ -11,6 +11,7 @@
 //   certs().file("server.pem")
 
 #include <string>
+#include <vector>
 
 #include "test/support/nsqd_process.hpp"
 
@@ -35,5 +36,8 @@ class certificates {
 
 // Made on first use; throws std::runtime_error when the openssl command is missing.
 const certificates& certs();
+
+// nsqd's flags for serving certificate `name`: --tls-cert=<name>.pem --tls-key=<name>.key.
+std::vector<std::string> tls_server_flags(const std::string& name = "server");
 
 }  // namespace nsqd::test
