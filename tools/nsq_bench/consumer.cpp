@@ -18,28 +18,6 @@ using std::chrono::microseconds;
 constexpr microseconds poll_interval{100000};      // how often an idle consumer checks why to stop
 constexpr microseconds handshake_timeout{5000000};  // IDENTIFY/SUB answers, CLOSE_WAIT
 
-// Reads the answer to a handshake command, skipping heartbeats; false with `error` set on an
-// error frame, a timeout or a closed connection.
-bool await_response(connection& c, frame& f, std::string& error) {
-  for (;;) {
-    switch (c.next_frame(f, handshake_timeout)) {
-      case connection::read_status::timeout:
-        error = "no answer from nsqd within 5s";
-        return false;
-      case connection::read_status::closed:
-        error = c.error();
-        return false;
-      case connection::read_status::frame:
-        break;
-    }
-    if (f.type == frame_type::error) {
-      error = "nsqd: " + std::string(f.data);
-      return false;
-    }
-    if (f.type == frame_type::response && f.data != heartbeat_data) return true;
-  }
-}
-
 // Upstream answers a feature-negotiating IDENTIFY with JSON carrying max_rdy_count.
 std::optional<std::uint64_t> max_rdy_count(std::string_view answer) {
   boost::system::error_code ec;
@@ -178,6 +156,7 @@ std::string identify_json(const bench_options& o, unsigned index) {
       {"feature_negotiation", true},
   };
   if (o.output_buffer_timeout) id["output_buffer_timeout"] = o.output_buffer_timeout->count();
+  if (o.tls) id["tls_v1"] = true;
   return boost::json::serialize(id);
 }
 
@@ -200,17 +179,21 @@ void run_consumer(const bench_options& o, unsigned index, run_state& state,
   frame f;
   std::string out;
   append_identify(out, identify_json(o, index));
-  if (!c.send_all(out) || !await_response(c, f, r.error)) {
+  if (!c.send_all(out) || !await_response(c, f, r.error, handshake_timeout)) {
     if (r.error.empty()) r.error = c.error();
     subscribed();
     return;
   }
   r.rdy = o.rdy;
   if (auto max = max_rdy_count(f.data); max && *max < r.rdy) r.rdy = unsigned(*max);
+  if (!finish_identify(c, f.data, state.tls, r.error, handshake_timeout)) {
+    subscribed();
+    return;
+  }
 
   out.clear();
   append_sub(out, o.topic, o.channel);
-  bool ok = c.send_all(out) && await_response(c, f, r.error);
+  bool ok = c.send_all(out) && await_response(c, f, r.error, handshake_timeout);
   if (ok && f.data != "OK") r.error = "SUB answered '" + std::string(f.data) + "'";
   subscribed();
   if (!ok || !r.error.empty()) {

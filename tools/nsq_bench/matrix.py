@@ -16,7 +16,13 @@ all alike); each run gets a fresh data directory and a fresh nsqd. Scenarios:
   tools/nsq_bench/matrix.py --scenario=upstream --config='--cores=1' --config='--cores=2' --config='--cores=4'
   tools/nsq_bench/matrix.py --scenario=disk --config='--mem-queue-size=10000000' --config='--mem-queue-size=0'
 
-Any nsqd binary works (--nsqd), upstream's included: configuration flags are passed as given.
+Any nsqd binary works (--nsqd), upstream's included: configuration flags are passed as given,
+and a configuration's first word `nsqd=PATH` runs that binary instead (side by side):
+
+  tools/nsq_bench/matrix.py --config='--cores=2' --config="nsqd=$NSQ_UPSTREAM_BIN/nsqd"
+
+--tls makes a self-signed certificate, serves it from every configuration (--tls-cert,
+--tls-key, no HTTPS listener) and has nsq_bench speak TLS on every connection.
 """
 import argparse
 import json
@@ -85,8 +91,26 @@ class Nsqd:
         shutil.rmtree(self.data, ignore_errors=True)
 
 
+def make_certificate(workdir):
+    d = tempfile.mkdtemp(prefix="nsqd-matrix-tls-", dir=workdir)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost"],
+                   check=True, capture_output=True)
+    return [f"--tls-cert={cert}", f"--tls-key={key}", "--https-address="]
+
+
+def split_config(opts, config):
+    """(binary, flags) of one configuration string."""
+    words = config.split()
+    binary = opts.nsqd
+    if words and words[0].startswith("nsqd="):
+        binary = words.pop(0)[len("nsqd="):]
+    return binary, words + opts.tls_flags
+
+
 def bench(binary, nsqd, args):
-    cmd = [binary, f"--nsqd-tcp-address=127.0.0.1:{nsqd.tcp}", "--json", "--quiet"] + args
+    cmd = [binary, f"--nsqd-tcp-address=127.0.0.1:{nsqd.tcp}", "--json", "--quiet"] + args + BENCH_EXTRA
     out = subprocess.run(cmd, capture_output=True, text=True)
     if not out.stdout.strip():
         raise RuntimeError(f"{' '.join(cmd)} failed: {out.stderr.strip()}")
@@ -96,8 +120,11 @@ def bench(binary, nsqd, args):
     return result
 
 
-def run_upstream(opts, flags):
-    nsqd = Nsqd(opts.nsqd, ["--mem-queue-size=1000000"] + flags, opts.workdir)
+BENCH_EXTRA = []  # --tls
+
+
+def run_upstream(opts, binary, flags):
+    nsqd = Nsqd(binary, ["--mem-queue-size=1000000"] + flags, opts.workdir)
     try:
         post(nsqd.http, "/topic/create?topic=sub_bench")
         post(nsqd.http, "/channel/create?topic=sub_bench&channel=ch")
@@ -113,8 +140,8 @@ def run_upstream(opts, flags):
         nsqd.close()
 
 
-def run_latency(opts, flags):
-    nsqd = Nsqd(opts.nsqd, ["--mem-queue-size=1000000"] + flags, opts.workdir)
+def run_latency(opts, binary, flags):
+    nsqd = Nsqd(binary, ["--mem-queue-size=1000000"] + flags, opts.workdir)
     try:
         r = bench(opts.bench, nsqd, ["--topic=lat", "--channel=ch", f"--duration={opts.duration}",
                                      f"--rate={opts.rate}", "--publishers=2", "--consumers=2"])
@@ -127,8 +154,8 @@ def run_latency(opts, flags):
         nsqd.close()
 
 
-def run_disk(opts, flags):
-    nsqd = Nsqd(opts.nsqd, flags, opts.workdir)
+def run_disk(opts, binary, flags):
+    nsqd = Nsqd(binary, flags, opts.workdir)
     try:
         post(nsqd.http, "/topic/create?topic=disk")
         post(nsqd.http, "/channel/create?topic=disk&channel=ch")
@@ -160,29 +187,34 @@ def main():
     p.add_argument("--nsqd", default=os.path.join(ROOT, "build/src/nsqd"))
     p.add_argument("--bench", default=os.path.join(ROOT, "build/tools/nsq_bench/nsq_bench"))
     p.add_argument("--workdir", default=None, help="where data directories go (default: the temp dir)")
+    p.add_argument("--tls", action="store_true", help="every configuration serves TLS and nsq_bench speaks it")
     opts = p.parse_args()
+    opts.tls_flags = make_certificate(opts.workdir) if opts.tls else []
+    if opts.tls:
+        BENCH_EXTRA.append("--tls")
     configs = opts.config or [""]
     run = SCENARIOS[opts.scenario]
     results = {c: [] for c in configs}
     for r in range(opts.runs):
         for c in configs:
-            res = run(opts, c.split())
+            res = run(opts, *split_config(opts, c))
             results[c].append(res)
             print(f"round {r + 1} [{c or 'defaults'}] " + ", ".join(f"{k}={fmt(v)}" for k, v in res.items()),
                   file=sys.stderr, flush=True)
     keys = list(results[configs[0]][0].keys())
-    print(f"# {opts.scenario}, {opts.runs} rounds, duration {opts.duration}: median (min-max)")
-    print("| nsqd flags | " + " | ".join(keys) + (" | publish vs first (median ratio)" if len(configs) > 1 else "") + " |")
-    print("|---" * (len(keys) + 1 + (len(configs) > 1)) + "|")
+    ratio_keys = [k for k in ("publish", "consume") if k in keys] if len(configs) > 1 else []
+    print(f"# {opts.scenario}, {opts.runs} rounds, duration {opts.duration}{', TLS' if opts.tls else ''}: median (min-max)")
+    print("| nsqd flags | " + " | ".join(keys) + "".join(f" | {k} vs first (median ratio)" for k in ratio_keys) + " |")
+    print("|---" * (len(keys) + 1 + len(ratio_keys)) + "|")
     for c in configs:
         cells = []
         for k in keys:
             vals = [x[k] for x in results[c]]
             cells.append(f"{fmt(statistics.median(vals))} ({fmt(min(vals))}-{fmt(max(vals))})")
         ratio = ""
-        if len(configs) > 1:
-            ratios = [x["publish"] / base["publish"] for x, base in zip(results[c], results[configs[0]])]
-            ratio = f" | {statistics.median(ratios):.2f}"
+        for k in ratio_keys:
+            ratios = [x[k] / base[k] for x, base in zip(results[c], results[configs[0]])]
+            ratio += f" | {statistics.median(ratios):.2f}"
         print(f"| `{c or 'defaults'}` | " + " | ".join(cells) + ratio + " |")
 
 

@@ -24,6 +24,9 @@
 #include "nsq_bench/runner.hpp"
 #include "nsq_bench/tracker.hpp"
 #include "nsq_bench/wire.hpp"
+#include "test/support/nsqd_process.hpp"
+#include "test/support/test_certificates.hpp"
+#include "test/support/wire_client.hpp"
 
 using namespace nsqd::nsq_bench;
 using namespace std::chrono_literals;
@@ -582,4 +585,31 @@ BOOST_AUTO_TEST_CASE(rate_capped_duration_run_and_connection_refused) {
   bench_summary d = run(parse_args({dead.c_str(), "--count=10", "--quiet"}));
   BOOST_TEST(d.errors.size() == 2u);  // the publisher and the consumer
   BOOST_TEST(exit_code(d) == 1);
+}
+
+// --- --tls against the built nsqd ------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(tls_run_against_the_built_nsqd) {
+  nsqd::test::nsqd_process nsqd;
+  nsqd.start(nsqd::test::tls_server_flags());
+  std::string addr = "--nsqd-tcp-address=" + nsqd.tcp_address();
+  bench_summary s = run(parse_args({addr.c_str(), "--tls", "--count=20000", "--publishers=2", "--consumers=2",
+                                    "--batch=100", "--quiet"}));
+  BOOST_TEST(s.errors.empty(), (s.errors.empty() ? "" : s.errors.front()));
+  BOOST_TEST(s.published == 20000u);
+  BOOST_TEST(s.unique == 20000u);
+  BOOST_REQUIRE(s.lost);
+  BOOST_TEST(*s.lost == 0u);
+  // Every connection (2 publishers, 2 consumers) really went TLS.
+  const std::string log = nsqd.output();
+  std::size_t upgrades = 0;
+  for (std::size_t at = 0; (at = log.find("upgrading connection to TLS", at)) != std::string::npos; ++at) ++upgrades;
+  BOOST_TEST(upgrades == 4u);
+  // Without TLS on the server the run fails at once, saying why.
+  nsqd::test::nsqd_process plain;
+  plain.start();
+  addr = "--nsqd-tcp-address=" + plain.tcp_address();
+  bench_summary p = run(parse_args({addr.c_str(), "--tls", "--count=10", "--quiet"}));
+  BOOST_REQUIRE(!p.errors.empty());
+  BOOST_TEST(p.errors.front().find("did not agree to TLS") != std::string::npos, p.errors.front());
 }

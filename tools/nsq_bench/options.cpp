@@ -54,6 +54,7 @@ po::options_description describe() {
      "consumers stop after this long without a message once publishing is over")
     ("output-buffer-timeout", po::value<std::string>(),
      "consumers ask for this output_buffer_timeout in IDENTIFY (e.g. 25ms)")
+    ("tls", po::bool_switch(), "every connection asks for TLS in IDENTIFY (tls_v1) and speaks it (the certificate is not checked)")
     ("json", po::bool_switch(), "print the summary as JSON")
     ("quiet", po::bool_switch(), "no progress lines on stderr");
   return d;
@@ -104,6 +105,7 @@ bench_options parse(int argc, const char* const* argv) {
   bench_options o;
   auto str = [&](const char* k) { return vm[k].as<std::string>(); };
   o.help = vm.count("help") > 0;
+  o.tls = vm["tls"].as<bool>();
   o.json = vm["json"].as<bool>();
   o.quiet = vm["quiet"].as<bool>();
 

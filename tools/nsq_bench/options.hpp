@@ -5,7 +5,7 @@
 //             [--mode=both|pub|sub] [--publishers=1] [--consumers=1]
 //             [--pub-cmd=mpub|pub] [--batch=200] [--size=200] [--pipeline=1] [--rate=0]
 //             [--rdy=2500] [--duration=10s] [--count=N] [--drain-timeout=5s]
-//             [--output-buffer-timeout=DUR] [--json] [--quiet]
+//             [--output-buffer-timeout=DUR] [--tls] [--json] [--quiet]
 //
 // parse() throws std::invalid_argument naming the bad flag; usage() is the help text.
 
@@ -44,6 +44,7 @@ struct bench_options {
   // Sent in the consumers' IDENTIFY when given (else the server default, 250ms upstream):
   // how long nsqd may hold message frames in its output buffer.
   std::optional<std::chrono::milliseconds> output_buffer_timeout;
+  bool tls = false;           // IDENTIFY tls_v1 on every connection, then TLS (no cert check)
   bool json = false;          // print the summary as one JSON object instead of text
   bool quiet = false;         // no per-second progress lines on stderr
   bool help = false;

@@ -70,6 +70,17 @@ publisher_result run_publisher(const bench_options& o, const publisher_plan& pla
     r.error = e.what();
     return r;
   }
+  if (state.tls) {  // IDENTIFY only to ask for TLS
+    std::string identify;
+    append_identify(identify, R"({"feature_negotiation":true,"tls_v1":true,"user_agent":"nsq_bench/1.0"})");
+    frame answer;
+    constexpr std::chrono::microseconds timeout{5000000};
+    if (!conn->send_all(identify) || !await_response(*conn, answer, r.error, timeout) ||
+        !finish_identify(*conn, answer.data, state.tls, r.error, timeout)) {
+      if (r.error.empty()) r.error = conn->error();
+      return r;
+    }
+  }
 
   batch_buffer full;
   full.bytes = build_publish(o, state.run_id, plan.index, o.batch, full.bodies);

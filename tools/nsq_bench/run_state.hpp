@@ -9,6 +9,8 @@
 #include <latch>
 #include <string>
 
+#include <openssl/types.h>
+
 #include "nsq_bench/histogram.hpp"
 #include "nsq_bench/tracker.hpp"
 
@@ -20,6 +22,7 @@ struct run_state {
 
   const std::uint32_t run_id;    // stamped in every body this process publishes
   const std::uint64_t start_ns;  // CLOCK_REALTIME when the run began
+  SSL_CTX* tls = nullptr;        // --tls: every connection upgrades with it
 
   std::atomic<bool> stop{false};   // SIGINT/SIGTERM: finish what is in flight and quit
   std::atomic<bool> abort{false};  // a second signal: quit without waiting for answers

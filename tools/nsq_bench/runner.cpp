@@ -13,6 +13,7 @@
 #include "nsq_bench/consumer.hpp"
 #include "nsq_bench/payload.hpp"
 #include "nsq_bench/publisher.hpp"
+#include "nsq_bench/wire.hpp"
 
 namespace nsqd::nsq_bench {
 
@@ -79,6 +80,7 @@ bench_summary run(const bench_options& o) {
   unsigned consumers = o.mode == run_mode::pub ? 0 : o.consumers;
   unsigned publishers = o.mode == run_mode::sub ? 0 : o.publishers;
   run_state state(run_id, now_ns(), consumers);
+  if (o.tls) state.tls = insecure_tls_context();
 
   std::vector<std::unique_ptr<consumer_result>> cons;
   std::vector<publisher_result> pubs(publishers);

@@ -1,10 +1,14 @@
 #include "nsq_bench/wire.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -85,6 +89,7 @@ connection::connection(int fd) : _fd(fd), _buf(initial_buffer) {}
 
 connection::connection(connection&& other) noexcept
     : _fd(other._fd),
+      _ssl(std::exchange(other._ssl, nullptr)),
       _buf(std::move(other._buf)),
       _begin(other._begin),
       _end(other._end),
@@ -94,10 +99,64 @@ connection::connection(connection&& other) noexcept
 }
 
 connection::~connection() {
+  if (_ssl) SSL_free(_ssl);
   if (_fd >= 0) ::close(_fd);
 }
 
+SSL_CTX* insecure_tls_context() {
+  static SSL_CTX* const ctx = [] {
+    SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+    if (!c) throw std::runtime_error("SSL_CTX_new failed");
+    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+    return c;
+  }();
+  return ctx;
+}
+
+bool connection::start_tls(SSL_CTX* context) {
+  _ssl = SSL_new(context);
+  if (!_ssl || SSL_set_fd(_ssl, _fd) != 1 || SSL_connect(_ssl) != 1) {
+    char text[256] = "TLS handshake failed";
+    if (unsigned long e = ERR_get_error()) ERR_error_string_n(e, text, sizeof text);
+    _error = text;
+    return false;
+  }
+  return true;
+}
+
+long connection::read_some(char* dst, std::size_t cap, bool dont_wait) {
+  if (!_ssl) return ::recv(_fd, dst, cap, dont_wait ? MSG_DONTWAIT : 0);
+  if (dont_wait && SSL_pending(_ssl) == 0) {
+    pollfd p{_fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) == 0) {
+      errno = EAGAIN;
+      return -1;
+    }
+  }
+  const int n = SSL_read(_ssl, dst, int(std::min<std::size_t>(cap, 1 << 30)));
+  if (n > 0) return n;
+  const int e = SSL_get_error(_ssl, n);
+  if (e == SSL_ERROR_ZERO_RETURN) return 0;
+  if (e == SSL_ERROR_WANT_READ) {
+    errno = EAGAIN;  // SO_RCVTIMEO ran out mid-wait
+    return -1;
+  }
+  if (e != SSL_ERROR_SYSCALL || errno == 0) errno = EPROTO;
+  return -1;
+}
+
 bool connection::send_all(std::string_view bytes) {
+  if (_ssl) {
+    while (!bytes.empty()) {
+      std::size_t written = 0;
+      if (SSL_write_ex(_ssl, bytes.data(), bytes.size(), &written) != 1) {
+        _error = "TLS write failed";
+        return false;
+      }
+      bytes.remove_prefix(written);
+    }
+    return true;
+  }
   while (!bytes.empty()) {
     ssize_t n = ::send(_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -124,7 +183,7 @@ bool connection::fill(std::chrono::microseconds timeout, read_status& status) {
   // SO_RCVTIMEO is rounded up to whole jiffies (1-4 ms): fine for the 100 ms checks, not for a
   // publisher pacing sub-millisecond batches. Short waits go through ppoll (hrtimer) instead.
   int flags = 0;
-  if (timeout.count() <= 0) {
+  if (timeout.count() <= 0 || (_ssl && SSL_pending(_ssl) > 0)) {  // (decrypted bytes wait in TLS)
     flags = MSG_DONTWAIT;
   } else if (timeout < short_wait) {
     pollfd p{_fd, POLLIN, 0};
@@ -141,7 +200,7 @@ bool connection::fill(std::chrono::microseconds timeout, read_status& status) {
     _timeout_us = timeout.count();
   }
   for (;;) {
-    ssize_t n = ::recv(_fd, _buf.data() + _end, _buf.size() - _end, flags);
+    long n = read_some(_buf.data() + _end, _buf.size() - _end, flags == MSG_DONTWAIT);
     if (n > 0) {
       _end += std::size_t(n);
       return true;
@@ -199,6 +258,46 @@ connection::read_status connection::next_frame(frame& out, std::chrono::microsec
     }
     if (!fill(timeout, status)) return status;
   }
+}
+
+bool await_response(connection& c, frame& f, std::string& error, std::chrono::microseconds timeout) {
+  for (;;) {
+    switch (c.next_frame(f, timeout)) {
+      case connection::read_status::timeout:
+        error = "no answer from nsqd within " + std::to_string(timeout.count() / 1000) + " ms";
+        return false;
+      case connection::read_status::closed:
+        error = c.error();
+        return false;
+      case connection::read_status::frame:
+        break;
+    }
+    if (f.type == frame_type::error) {
+      error = "nsqd: " + std::string(f.data);
+      return false;
+    }
+    if (f.type == frame_type::response && f.data != heartbeat_data) return true;
+  }
+}
+
+bool finish_identify(connection& c, std::string_view answer, SSL_CTX* tls, std::string& error,
+                     std::chrono::microseconds timeout) {
+  if (!tls) return true;
+  if (answer.find("\"tls_v1\":true") == std::string_view::npos) {
+    error = "nsqd did not agree to TLS (tls_v1 false: no --tls-cert/--tls-key there?)";
+    return false;
+  }
+  if (!c.start_tls(tls)) {
+    error = c.error();
+    return false;
+  }
+  frame f;
+  if (!await_response(c, f, error, timeout)) return false;
+  if (f.data != "OK") {
+    error = "TLS upgrade answered '" + std::string(f.data) + "'";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace nsqd::nsq_bench

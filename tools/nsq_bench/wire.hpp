@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <boost/endian/conversion.hpp>
+#include <openssl/types.h>
 
 namespace nsqd::nsq_bench {
 
@@ -69,6 +70,12 @@ inline void append_nop(std::string& out) { out.append("NOP\n"); }
 inline void append_cls(std::string& out) { out.append("CLS\n"); }
 // PUB/MPUB are laid out by the publisher (publisher.cpp), which stamps bodies in place.
 
+// --- TLS -----------------------------------------------------------------------------------
+
+// A client context for --tls: any server certificate is accepted (a load generator, not a
+// client to trust). Lives for the process.
+SSL_CTX* insecure_tls_context();
+
 // --- the connection ------------------------------------------------------------------------
 
 class connection {
@@ -88,6 +95,10 @@ class connection {
   // Writes every byte (blocking); false once the peer is gone.
   bool send_all(std::string_view bytes);
 
+  // The client side of a TLS handshake (after IDENTIFY's tls_v1 answer, with nothing else
+  // buffered); from then on every byte goes through TLS. False with error() set on failure.
+  bool start_tls(SSL_CTX* context);
+
   // The next frame into `out`. Waits at most `timeout` for bytes when none is buffered
   // (0: do not wait at all). `closed` covers EOF, socket errors and malformed frames.
   read_status next_frame(frame& out, std::chrono::microseconds timeout);
@@ -101,12 +112,26 @@ class connection {
  private:
   bool fill(std::chrono::microseconds timeout, read_status& status);
 
+  // One read into [dst, dst + cap): > 0 bytes, 0 at EOF, -1 with errno set (EAGAIN: timed
+  // out, or nothing yet with `dont_wait`).
+  long read_some(char* dst, std::size_t cap, bool dont_wait);
+
   int _fd = -1;
+  SSL* _ssl = nullptr;  // after start_tls()
   std::vector<char> _buf;
   std::size_t _begin = 0;  // first unparsed byte
   std::size_t _end = 0;    // one past the last received byte
   long _timeout_us = -1;   // SO_RCVTIMEO currently set, microseconds (-1: none yet)
   std::string _error;
 };
+
+// Reads the answer to a handshake command (IDENTIFY, SUB, ...), skipping heartbeats, within
+// `timeout`; false with `error` set on an error frame, a timeout or a closed connection.
+bool await_response(connection& c, frame& f, std::string& error, std::chrono::microseconds timeout);
+
+// After a feature-negotiating IDENTIFY whose answer is `answer`: with `tls`, checks that nsqd
+// agreed to tls_v1, runs the handshake and reads its "OK". False with `error` set.
+bool finish_identify(connection& c, std::string_view answer, SSL_CTX* tls, std::string& error,
+                     std::chrono::microseconds timeout);
 
 }  // namespace nsqd::nsq_bench
