@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "test/support/nsqd_process.hpp"
+#include "test/support/socket_activate.hpp"
 #include "test/support/script_server.hpp"
 #include "test/support/test_certificates.hpp"
 #include "test/support/tls_client.hpp"
@@ -129,14 +130,6 @@ BOOST_AUTO_TEST_CASE(failed_handshakes_end_only_their_connection) {
 // systemd-socket-activate holds the three sockets and starts nsqd at the first connection
 // (an HTTPS one); --https-address names a path nsqd could not bind, so serving proves it
 // took the passed socket.
-const char* const socket_activate = "/usr/bin/systemd-socket-activate";
-
-boost::test_tools::assertion_result has_socket_activate(boost::unit_test::test_unit_id) {
-  boost::test_tools::assertion_result ok(::access(socket_activate, X_OK) == 0);
-  if (!ok) ok.message() << "SKIPPED: no " << socket_activate << " (Debian's systemd package)";
-  return ok;
-}
-
 BOOST_AUTO_TEST_CASE(a_passed_https_socket_is_served, *boost::unit_test::precondition(has_socket_activate)) {
   nsqd_process paths;
   std::vector<std::string> argv = {socket_activate, "-l", paths.tcp_address(), "-l", paths.http_address(),

@@ -31,6 +31,7 @@
 #include "net/service_notify.hpp"
 #include "net/socket_activation.hpp"
 #include "test/support/nsqd_process.hpp"
+#include "test/support/socket_activate.hpp"
 #include "test/support/wire_client.hpp"
 
 using namespace nsqd::test;
@@ -283,13 +284,6 @@ BOOST_AUTO_TEST_CASE(no_watchdog_while_a_shard_is_held) {
 
 // ---- socket activation -------------------------------------------------------------------------
 
-const char* const socket_activate = "/usr/bin/systemd-socket-activate";
-
-boost::test_tools::assertion_result has_socket_activate(boost::unit_test::test_unit_id) {
-  boost::test_tools::assertion_result ok(::access(socket_activate, X_OK) == 0);
-  if (!ok) ok.message() << "SKIPPED: no " << socket_activate << " (Debian's systemd package)";
-  return ok;
-}
 
 // nsqd under systemd-socket-activate, which listens on the TCP and HTTP ports, starts nsqd
 // at the first connection and passes both sockets (named, or by position when `names` is

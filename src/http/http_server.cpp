@@ -33,8 +33,7 @@ constexpr std::chrono::nanoseconds idle_timeout = std::chrono::minutes(5);
 // before closing (net::connection::close_gently), so that the peer reads the answer.
 constexpr std::chrono::nanoseconds close_linger = std::chrono::seconds(1);
 constexpr std::size_t close_drain_limit = 64 * 1024 * 1024;
-// An HTTPS client has this long for its handshake (upstream's V2 upgrade deadline).
-constexpr std::chrono::nanoseconds handshake_timeout = std::chrono::seconds(5);
+constexpr std::chrono::nanoseconds handshake_timeout = net::connection::server_handshake_timeout;
 
 // Go's net/http: a TLS listener that receives a record header that reads like the start of
 // an HTTP request answers this, plain, and closes.

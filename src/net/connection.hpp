@@ -87,6 +87,8 @@ class connection {
   // stays plain.
   core::task<std::string> start_tls(const tls_context& context, std::chrono::nanoseconds timeout,
                                     std::string_view server_name = {});
+  // What a client is given for its handshake, on V2 and HTTPS alike (upstream's V2 deadline).
+  static constexpr std::chrono::nanoseconds server_handshake_timeout = std::chrono::seconds(5);
   // The session once start_tls() succeeded (version, cipher, peer certificate), else null.
   const tls_session* tls() const noexcept { return _tls.get(); }
 

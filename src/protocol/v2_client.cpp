@@ -187,7 +187,7 @@ core::task<bool> client::flush_output() {
 
 core::task<std::string> client::start_tls() {
   _output_held = true;
-  std::string failed = co_await _conn.start_tls(*_tls.server, std::chrono::seconds(5));
+  std::string failed = co_await _conn.start_tls(*_tls.server, net::connection::server_handshake_timeout);
   _output_held = false;
   _wake.notify();  // a heartbeat may have come due meanwhile
   co_return failed;
