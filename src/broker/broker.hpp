@@ -186,10 +186,10 @@ class channel {
   void enqueue(message m);
   // Merges messages from another part (sorted by key among themselves or not).
   void merge(std::vector<message> batch);
-  // Whether the keyed queue's oldest message may be delivered now (no other part has older).
-  bool may_deliver_front();
-  // Whether it waits for older messages on their way to this part.
-  bool waits_for_transfer() const;
+  // What the keyed queue's oldest message waits for before it may be delivered: nothing,
+  // older messages in another part (fetch them), or older messages on their way here.
+  enum class front_wait { nothing, older_elsewhere, older_on_the_way };
+  front_wait front_waits_for();
   void refresh_heads();
   void advertise();
   bool hungry() const;

@@ -272,12 +272,11 @@ void channel::deal() {
     }
     std::deque<message>* from = nullptr;
     if (!_queue.empty() && !blocked && !waiting) {
-      if (waits_for_transfer())
-        waiting = true;  // the answer's take_batch pumps again
-      else if (may_deliver_front())
-        from = &_queue;
-      else
-        blocked = true;
+      switch (front_waits_for()) {
+        case front_wait::nothing: from = &_queue; break;
+        case front_wait::older_elsewhere: blocked = true; break;
+        case front_wait::older_on_the_way: waiting = true; break;  // the answer's take_batch pumps again
+      }
     }
     if (!from && !_from_disk.empty()) from = &_from_disk;
     if (!from) break;  // c keeps its turn for the next message

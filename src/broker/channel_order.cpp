@@ -65,24 +65,26 @@ void channel::refresh_heads() {
   }
 }
 
-bool channel::waits_for_transfer() const {
-  // A giver lowered this part's head to the oldest message it sent here; newer ones wait.
-  return _transfers > 0 && _heads->head(_topic.shard().shard_id()) < _queue.front().tag();
-}
-
 void channel::transfer_begun() { ++_transfers; }
 
 void channel::transfer_done() {
   if (_transfers > 0) --_transfers;
 }
 
-bool channel::may_deliver_front() {
-  if (_heads->shards() == 1) return true;
+channel::front_wait channel::front_waits_for() {
+  if (_heads->shards() == 1) return front_wait::nothing;
   const std::uint64_t key = _queue.front().tag();
   const unsigned me = _topic.shard().shard_id();
-  if (key <= _refreshed_at && goes_before(key, me, _others_min, _others_min_shard)) return true;
-  refresh_heads();
-  return key <= _refreshed_at && goes_before(key, me, _others_min, _others_min_shard);
+  auto none_older = [&] { return key <= _refreshed_at && goes_before(key, me, _others_min, _others_min_shard); };
+  bool older_elsewhere = !none_older();
+  if (older_elsewhere) {
+    refresh_heads();
+    older_elsewhere = !none_older();
+  }
+  // This part's own head after the others' (ordering.hpp): a giver lowers it before it raises
+  // its own, so an older message that left another part after those loads shows here.
+  if (_transfers > 0 && _heads->head(me) < key) return front_wait::older_on_the_way;
+  return older_elsewhere ? front_wait::older_elsewhere : front_wait::nothing;
 }
 
 void channel::advertise() {
@@ -106,7 +108,7 @@ std::optional<channel::fetch_plan> channel::plan_fetch() {
   if (_queue.empty() || _paused || _heads->shards() == 1) return std::nullopt;
   std::int64_t credit = 0;
   for (consumer* c : _consumers) credit += std::max<std::int64_t>(0, c->credit());
-  if (credit <= 0 || may_deliver_front()) return std::nullopt;
+  if (credit <= 0 || front_waits_for() != front_wait::older_elsewhere) return std::nullopt;
   return fetch_plan{_others_min_shard, _queue.front().tag(), _others_min,
                     std::min<std::size_t>(std::size_t(credit), max_steal_batch)};
 }

@@ -21,9 +21,13 @@
 // Messages in transit are never invisible: a part giving messages to another (a steal or a
 // fetch) first lowers the taker's head to the oldest it gives (`lower`), then raises its own;
 // while its transfer lasts the taker only ever lowers its head, and it stores its true head
-// once the transfer is over. Messages read back from disk carry a
-// disk ticket instead of a key and are not ordered against the others (as upstream, which
-// reads memory and disk in random turns): they leave their part in disk order.
+// once the transfer is over. So the taker reads its own head after the others' heads: read
+// before them, a giver could lower it and raise its own in between, and a message in transit
+// would be older than everything the taker saw (channel::front_waits_for).
+//
+// Messages read back from disk carry a disk ticket instead of a key and are not ordered
+// against the others (as upstream, which reads memory and disk in random turns): they leave
+// their part in disk order.
 
 #include <time.h>
 
