@@ -260,6 +260,38 @@ CORO_TEST_CASE(queue_scan_requeues_timeouts_on_time) {
   BOOST_TEST(r.got.back().attempts >= 2);
 }
 
+// The queue scan visits only parts holding in-flight or deferred messages: idle ones are not
+// in its list, a part joins with its first such message and leaves once the scan finds it
+// holds none, and a deleted part leaves at once.
+CORO_TEST_CASE(queue_scan_visits_only_parts_holding_timed_messages) {
+  core::reactor* shard = co_await current_reactor();  // (GCC 12: no co_await in this initializer)
+  single_shard s(*shard);
+  for (int i = 0; i < 100; ++i) (void)co_await s.shard->get_channel("idle" + std::to_string(i), "c");
+  channel* busy = co_await s.shard->get_channel("busy", "c");
+  channel* later = co_await s.shard->get_channel("later", "c");
+  BOOST_TEST(s.shard->timed_channels().empty());
+  recorder r(1, 10);
+  co_await busy->subscribe(r);
+  s.shard->find_topic("busy")->publish(message_body::copy_of("x"));
+  s.shard->find_topic("later")->publish_deferred(message_body::copy_of("y"), 50ms);
+  std::set<channel*> timed(s.shard->timed_channels().begin(), s.shard->timed_channels().end());
+  BOOST_TEST((timed == std::set<channel*>{busy, later}));
+  BOOST_REQUIRE_EQUAL(r.got.size(), 1u);
+  busy->finish(r, r.got[0].id);
+  core::task_group g{co_await core::this_context()};
+  g.spawn(loops::queue_scan(*s.shard));
+  co_await core::sleep_for(300ms);  // the deferred message came due and was queued
+  BOOST_TEST(later->stats().depth == 1);
+  BOOST_TEST(later->stats().deferred == 0);
+  BOOST_TEST(s.shard->timed_channels().empty());
+  s.shard->find_topic("later")->publish_deferred(message_body::copy_of("z"), 10s);
+  BOOST_TEST(s.shard->timed_channels().size() == 1u);
+  co_await s.shard->topic_admin("later", broker_shard::admin::remove);
+  BOOST_TEST(s.shard->timed_channels().empty());
+  g.cancel();
+  co_await g.join();
+}
+
 CORO_TEST_CASE(paused_channel_holds_messages_until_unpaused) {
   core::reactor* shard = co_await current_reactor();
   single_shard s(*shard);

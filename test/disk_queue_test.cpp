@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -121,6 +122,42 @@ CORO_TEST_CASE(round_trip_and_byte_format) {
   rc = co_await q.close();
   BOOST_TEST(rc == 0);
   BOOST_TEST(dir.read("t:c.diskqueue.meta.dat") == "0\n0,97\n0,97\n");
+}
+
+// Closing a queue whose meta file already says what it would write leaves the file alone
+// (no write, no fsync: a stop with thousands of idle queues costs nothing); a change writes it.
+CORO_TEST_CASE(an_unchanged_meta_file_is_not_written_again) {
+  test::data_dir dir;
+  auto inode = [&] {
+    struct stat st {};
+    BOOST_REQUIRE(::stat(dir.file("m.diskqueue.meta.dat").c_str(), &st) == 0);
+    return st.st_ino;
+  };
+  {
+    disk_queue q(dir.fd(), "m.diskqueue", small(), quiet);
+    (void)co_await q.open();
+    for (int i = 0; i < 3; ++i) (void)q.put(make(std::uint64_t(i), "abc"));
+    BOOST_TEST(co_await q.close() == 0);
+  }
+  const auto first = inode();
+  {
+    disk_queue q(dir.fd(), "m.diskqueue", small(), quiet);
+    (void)co_await q.open();
+    BOOST_TEST(q.depth() == 3);
+    BOOST_TEST(co_await q.sync() == 0);
+    BOOST_TEST(co_await q.close() == 0);
+  }
+  BOOST_TEST(inode() == first);
+  BOOST_TEST(dir.read("m.diskqueue.meta.dat") == "3\n0,0\n0,99\n");
+  {
+    disk_queue q(dir.fd(), "m.diskqueue", small(), quiet);
+    (void)co_await q.open();
+    std::vector<message> got = co_await q.read(1, 1 << 20);
+    BOOST_TEST(got.size() == 1u);
+    BOOST_TEST(co_await q.close() == 0);
+  }
+  BOOST_TEST(inode() != first);
+  BOOST_TEST(dir.read("m.diskqueue.meta.dat") == "2\n0,33\n0,99\n");
 }
 
 CORO_TEST_CASE(meta_of_an_empty_queue_and_reopen) {

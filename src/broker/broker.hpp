@@ -57,6 +57,9 @@ std::int64_t unix_now_ns() noexcept;
 // A client as /stats shows it: its own description plus the counters the channel keeps.
 client_stats stats_of(const consumer& c);
 
+// Not in a list (channel::_timed_slot).
+inline constexpr std::size_t no_slot = std::size_t(-1);
+
 // ---- channel ----------------------------------------------------------------------------------
 
 // One shard's part of a channel.
@@ -92,6 +95,8 @@ class channel {
   // Queue scan: requeues timed-out in-flight messages and queues due deferred ones. Returns
   // whether anything was due ("dirty").
   bool process_due(std::int64_t now_ns);
+  // Whether it holds in-flight or deferred messages (the queue scan has work here).
+  bool holds_timed() const noexcept { return !_in_flight.empty() || !_deferred.empty(); }
 
   bool paused() const noexcept { return _paused; }
   // This part's share of the channel's stats, with its clients.
@@ -234,6 +239,7 @@ class channel {
   std::uint64_t _refreshed_at = 0;      // when last looked (a fresh clock read before)
   bool _fetching = false;               // a fetch_older task runs
   int _transfers = 0;                   // requests for messages (steal, fetch) not yet answered
+  std::size_t _timed_slot = no_slot;    // its place in broker_shard::timed_channels()
   // Messages a sampling consumer declined, offered only to the channel's other consumers
   // (quirk 5, fixed): the message and the id of the consumer that declined it last.
   std::deque<std::pair<message, std::uint64_t>> _declined;
@@ -347,6 +353,9 @@ class topic {
 
 // Most messages one steal takes from one other shard.
 inline constexpr std::size_t max_steal_batch = 1024;
+// At least this much time between nsqd.dat writes while topics and channels keep changing
+// (broker_shard::metadata_writer).
+inline constexpr std::chrono::milliseconds metadata_write_gap{50};
 
 // ---- broker_shard -----------------------------------------------------------------------------
 
@@ -442,8 +451,8 @@ class broker_shard {
   std::vector<part_key> part_keys() const;
   // The part's disk queue; null when the part is gone or has none.
   std::shared_ptr<storage::disk_queue> part_disk(const part_key& key) const;
-  // Every disk queue of this shard's parts.
-  std::vector<std::shared_ptr<storage::disk_queue>> disks() const;
+  // Every disk queue of this shard's parts (only those with something to sync: `only_dirty`).
+  std::vector<std::shared_ptr<storage::disk_queue>> disks(bool only_dirty = false) const;
   storage::disk_queue_limits disk_limits() const;
   // Something was put on a disk queue: publishers must commit() before answering OK.
   bool has_unflushed() const noexcept { return !_unflushed.empty(); }
@@ -483,8 +492,6 @@ class broker_shard {
   // messages and other shards' queue files into shard 0's queues (upstream's layout), queues
   // closed, nsqd.dat written.
   core::task<void> flush_all();
-  // Opens the disk queues of parts that have none yet (parts made before run()).
-  core::task<void> open_disks();
 
   // A shard's queued messages, taken for the shutdown flush (ephemeral parts left out).
   struct part_contents {
@@ -513,14 +520,18 @@ class broker_shard {
   // or none, recording that `starving_shard` wants work.
   std::vector<message> give_batch(const std::string& topic_name, const std::string& name,
                                   unsigned starving_shard, size_t want, channel::demand d);
-  // Every channel part of this shard (the queue scan samples them).
-  std::vector<channel*> all_channels();
+  // Channel parts of this shard that held in-flight or deferred messages since the queue scan
+  // last looked at them: the parts it samples (an idle part costs it nothing). A part joins
+  // when it takes such a message and leaves when the scan finds it holds none, or when deleted.
+  const std::vector<channel*>& timed_channels() const noexcept { return _timed; }
+  void note_timed(channel& c);
+  void forget_timed(channel& c);
 
   // This shard's part only, created if missing, with its disk queue opened (shard 0 calls
   // this on every shard).
   core::task<void> create_part(std::string topic_name, std::optional<std::string> channel_name,
                                std::shared_ptr<channel_heads> heads = nullptr);
-  // This shard's part only, created if missing (no disk queue: see create_part, open_disks).
+  // This shard's part only, created if missing (no disk queue: see create_part).
   topic& ensure_topic(const std::string& name);
   channel& ensure_channel(const std::string& topic_name, const std::string& name,
                           std::shared_ptr<channel_heads> heads = nullptr);
@@ -537,6 +548,7 @@ class broker_shard {
   const config::options& _opts;
   const core::logger& _log;
   std::vector<broker_shard*>& _peers;
+  std::vector<channel*> _timed;  // see timed_channels(); outlives _topics, whose channels leave it
   std::unordered_map<std::string, std::unique_ptr<topic>> _topics;
   std::uint64_t _client_seq = 0;
   std::unordered_map<std::string, std::int64_t> _consumer_counts;  // shard 0 only

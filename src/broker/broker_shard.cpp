@@ -127,11 +127,19 @@ core::task<channel*> broker_shard::get_channel(std::string topic_name, std::stri
   co_return &ensure_channel(topic_name, name);
 }
 
-std::vector<channel*> broker_shard::all_channels() {
-  std::vector<channel*> out;
-  for (auto& [tn, t] : _topics)
-    for (auto& [cn, c] : t->_channels) out.push_back(c.get());
-  return out;
+void broker_shard::note_timed(channel& c) {
+  if (c._timed_slot != no_slot) return;
+  c._timed_slot = _timed.size();
+  _timed.push_back(&c);
+}
+
+void broker_shard::forget_timed(channel& c) {
+  if (c._timed_slot == no_slot) return;
+  channel* last = _timed.back();
+  _timed[c._timed_slot] = last;
+  last->_timed_slot = c._timed_slot;
+  _timed.pop_back();
+  c._timed_slot = no_slot;
 }
 
 std::vector<message> broker_shard::give_batch(const std::string& topic_name, const std::string& name,

@@ -47,7 +47,7 @@ channel::channel(topic& owner, std::string name, std::shared_ptr<channel_heads> 
                  unix_now_ns());
 }
 
-channel::~channel() = default;
+channel::~channel() { _topic.shard().forget_timed(*this); }
 
 core::task<bool> channel::subscribe(consumer& c) {
   // Consumers are counted per nsqd (all shards) on shard 0, as upstream counts per channel.
@@ -161,6 +161,7 @@ void channel::put_deferred(message m, std::int64_t due_ns, std::optional<storage
     return;
   }
   _deferred_pq.push(&it->second, due_ns);
+  _topic.shard().note_timed(*this);
 }
 
 void channel::requeue_now(message m) {
@@ -176,7 +177,10 @@ void channel::deliver(consumer& c, message m) {
   message_id id = m.id;
   auto [it, fresh] = _in_flight.try_emplace(id, in_flight_entry{std::move(m), c.id(), now, {}});
   in_flight_entry& e = it->second;
-  if (fresh) _in_flight_pq.push(&e, now + c.msg_timeout().count());
+  if (fresh) {
+    _in_flight_pq.push(&e, now + c.msg_timeout().count());
+    _topic.shard().note_timed(*this);
+  }
   ++c.counters.in_flight;
   ++c.counters.message_count;
   c.deliver(e.msg);

@@ -13,7 +13,7 @@ core::task<void> queue_scan(broker::broker_shard& broker) {
     int slept = co_await core::sleep_for(opts.queue_scan_interval);
     if (slept == -ECANCELED) co_return;
     for (;;) {
-      std::vector<broker::channel*> channels = broker.all_channels();
+      std::vector<broker::channel*> channels = broker.timed_channels();
       if (channels.empty()) break;
       size_t n = std::min(selection, channels.size());
       // A random sample of n distinct parts: a partial Fisher-Yates shuffle.
@@ -23,8 +23,10 @@ core::task<void> queue_scan(broker::broker_shard& broker) {
       }
       std::int64_t now = broker::unix_now_ns();
       size_t dirty = 0;
-      for (size_t i = 0; i < n; ++i)
+      for (size_t i = 0; i < n; ++i) {
         if (channels[i]->process_due(now)) ++dirty;
+        if (!channels[i]->holds_timed()) broker.forget_timed(*channels[i]);
+      }
       if (double(dirty) / double(n) <= opts.queue_scan_dirty_percent) break;
       co_await core::yield_now();  // let the shard's connections run between passes
     }

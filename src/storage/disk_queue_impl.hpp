@@ -215,6 +215,14 @@ struct disk_queue::impl {
   core::task<void> delete_finished_below(std::int64_t upto);
   void forget_held();
   bool removed = false;  // remove(): the meta file is never written again
+  // What the meta file says ("" when there is none): a sync that would write the same text,
+  // with no segment open to fsync, writes nothing, so a stop costs nothing for the thousands
+  // of queues of idle topics. (Each queue still gets its meta file at its first close, as
+  // upstream's does.)
+  std::string meta_on_disk;
+  // Whether this queue may have files (a meta file or segments were found or made): a queue
+  // that never had any is removed without looking for them.
+  bool may_have_files = false;
 
   // File operations run one at a time, FIFO (`files`). Syncs (fsync of the write segment +
   // the meta file) take `syncing` instead, so a periodic sync does not hold up writes and

@@ -68,6 +68,7 @@ void disk_queue::impl::replace_pending() {
 core::task<int> disk_queue::impl::open_write_fd() {
   if (write_fd >= 0) co_return 0;
   std::string file = segment(written.file);
+  may_have_files = true;
   int fd = co_await core::openat(dirfd, file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) co_return fd;
   write_fd = fd;
@@ -110,7 +111,11 @@ core::task<int> disk_queue::impl::sync_now() {
   released_since_sync = false;
   int rc = 0;
   if (fd >= 0) rc = co_await core::fsync(fd);
-  if (rc == 0 && !removed) rc = co_await core::write_file_atomically(dirfd, meta_name(), meta, 0600);
+  if (rc == 0 && !removed && (fd >= 0 || meta != meta_on_disk)) {
+    may_have_files = true;
+    rc = co_await core::write_file_atomically(dirfd, meta_name(), meta, 0600);
+    meta_on_disk = rc == 0 ? meta : std::string();
+  }
   if (rc < 0) {
     log.error("DISKQUEUE(", name, ") failed to sync - ", go::errno_text(rc));
     need_sync = true;
@@ -146,7 +151,9 @@ core::task<int> disk_queue::impl::load_meta() {
   std::string text;
   int rc = co_await core::read_file(dirfd, meta_name(), text);
   if (rc == -ENOENT) co_return 0;
+  may_have_files = true;
   if (rc == 0 && !parse_meta(text, disk_depth, read, written)) rc = -EINVAL;
+  if (rc == 0) meta_on_disk = text;
   if (rc < 0) {
     log.error("DISKQUEUE(", name, ") failed to retrieveMetaData - ", go::errno_text(rc));
     disk_depth = 0;
@@ -276,6 +283,7 @@ core::task<int> disk_queue::impl::delete_files(bool keep_meta) {
   co_await reader.close();
   (void)co_await close_write_fd(false);
   int result = 0;
+  if (!may_have_files) co_return result;  // nothing to look for
   for (std::int64_t f = first; f <= last; ++f) {
     std::string file = segment(f);
     int rc = co_await core::unlinkat(dirfd, file.c_str());
@@ -288,10 +296,12 @@ core::task<int> disk_queue::impl::delete_files(bool keep_meta) {
   co_await fifo_lock::acquire{syncing};  // after a sync that is writing it
   fifo_lock::guard g{syncing};
   int rc = co_await core::unlinkat(dirfd, meta.c_str());
+  meta_on_disk.clear();  // none: the next sync writes one
   if (rc < 0 && rc != -ENOENT) {
     log.error("DISKQUEUE(", name, ") failed to remove metadata file - ", go::errno_text(rc));
     if (result == 0) result = rc;
   }
+  if (result == 0 && !keep_meta) may_have_files = false;
   co_return result;
 }
 
