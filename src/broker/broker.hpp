@@ -20,9 +20,11 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -353,6 +355,8 @@ class topic {
 
 // Most messages one steal takes from one other shard.
 inline constexpr std::size_t max_steal_batch = 1024;
+// Queues opened or closed at once at start and stop (core::in_lanes).
+inline constexpr std::size_t disk_lanes = 64;
 // At least this much time between nsqd.dat writes while topics and channels keep changing
 // (broker_shard::metadata_writer).
 inline constexpr std::chrono::milliseconds metadata_write_gap{50};
@@ -503,8 +507,8 @@ class broker_shard {
     std::vector<storage::deferred_record> kept;
   };
   std::vector<part_contents> take_contents();
-  // Closes every disk queue of this shard; on shards > 0 an empty queue is removed instead.
-  // Returns the prefixes of the queues left with records.
+  // Closes every disk queue of this shard (`disk_lanes` at a time); on shards > 0 an empty
+  // queue is removed instead. Returns the prefixes of the queues left with records.
   core::task<std::vector<std::string>> close_disks();
   // Deletes the files of every part's deferred journal (after the stop flush wrote them).
   core::task<void> remove_journals();
@@ -575,6 +579,12 @@ class broker_shard {
   core::task<void> sync_loop();
   core::task<void> metadata_writer();
   core::task<void> load_sidecar(part_key key);
+  using held_contents = std::map<std::pair<std::string, std::string>, std::vector<part_contents>>;
+  // flush_all for one part of shard 0: what every shard held of it and the files other
+  // shards left into its queue, closed; its deferred sidecar written.
+  core::task<void> flush_part(part_key key, held_contents* held, const std::set<std::string>* others,
+                              std::int64_t now);
+  core::task<void> close_disk(std::shared_ptr<storage::disk_queue> q, std::vector<std::string>* with_data);
   core::task<void> take_in_leftovers(std::string data_path);
   // Background work on parts, found again by name after each wait (they may be deleted).
   static core::task<void> open_part_disk(broker_shard* b, std::string topic_name,

@@ -36,8 +36,10 @@ channel::channel(topic& owner, std::string name, std::shared_ptr<channel_heads> 
       _name(std::move(name)),
       _ephemeral(is_ephemeral(_name)),
       _heads(heads ? std::move(heads) : std::make_shared<channel_heads>(owner.shard().shard_count())),
-      _in_flight_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
-      _deferred_pq(size_t(std::max<std::int64_t>(1, owner.shard().opts().mem_queue_size / 10))),
+      // The queues grow as they fill (upstream reserves --mem-queue-size/10 slots of each up
+      // front: 16 KB for every channel part, used or not, at the default).
+      _in_flight_pq(),
+      _deferred_pq(),
       _remote_demand(owner.shard().shard_count(), false),
       _remote(owner.shard().shard_count()),
       _releases(owner.shard().shard_count()) {

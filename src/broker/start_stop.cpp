@@ -47,13 +47,20 @@ core::task<void> create_part_on(std::vector<broker_shard*>* peers, unsigned firs
   }
 }
 
-// Topics and channels of nsqd.dat on shards [first, last).
+// One topic of nsqd.dat and its channels on shards [first, last).
+core::task<void> create_loaded_topic(std::vector<broker_shard*>* peers, unsigned first, unsigned last,
+                                     const storage::topic_meta* tm) {
+  co_await create_part_on(peers, first, last, tm->name, std::nullopt, tm->paused);
+  for (const storage::channel_meta& cm : tm->channels)
+    co_await create_part_on(peers, first, last, tm->name, cm.name, cm.paused);
+}
+
+// Topics and channels of nsqd.dat on shards [first, last), `disk_lanes` topics at a time.
 core::task<void> create_loaded(std::vector<broker_shard*>* peers, unsigned first, unsigned last,
                                const std::vector<storage::topic_meta>* topics) {
-  for (const storage::topic_meta& tm : *topics) {
-    co_await create_part_on(peers, first, last, tm.name, std::nullopt, tm.paused);
-    for (const storage::channel_meta& cm : tm.channels) co_await create_part_on(peers, first, last, tm.name, cm.name, cm.paused);
-  }
+  co_await core::in_lanes(topics->size(), disk_lanes, [peers, first, last, topics](std::size_t i) {
+    return create_loaded_topic(peers, first, last, &(*topics)[i]);
+  });
 }
 
 }  // namespace
@@ -67,7 +74,8 @@ core::task<void> broker_shard::load(std::string data_path) {
   // Shard 0's parts first, with upstream's files and the deferred sidecars; then files other
   // shards left after a crash go into them; only then do other shards open their own files.
   co_await create_loaded(&_peers, 0, 1, &topics);
-  for (part_key& k : part_keys()) co_await load_sidecar(std::move(k));
+  std::vector<part_key> keys = part_keys();
+  co_await core::in_lanes(keys.size(), disk_lanes, [this, &keys](std::size_t i) { return load_sidecar(keys[i]); });
   co_await take_in_leftovers(data_path);
   co_await create_loaded(&_peers, 1, shard_count(), &topics);
   _meta_dirty = false;  // what was loaded is what nsqd.dat says; the node persists it next
@@ -165,24 +173,75 @@ std::vector<broker_shard::part_contents> broker_shard::take_contents() {
   return out;
 }
 
+core::task<void> broker_shard::close_disk(std::shared_ptr<storage::disk_queue> q, std::vector<std::string>* with_data) {
+  if (shard_id() != 0 && q->depth() == 0) {  // nothing to hand over: leave no files
+    (void)co_await q->remove();
+    co_return;
+  }
+  int rc = co_await q->close();
+  if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to close - ", go::errno_text(rc));
+  if (q->depth() > 0) with_data->push_back(q->prefix());
+}
+
 core::task<std::vector<std::string>> broker_shard::close_disks() {
   std::vector<std::string> with_data;
-  for (auto& q : disks()) {
-    if (shard_id() != 0 && q->depth() == 0) {  // nothing to hand over: leave no files
-      (void)co_await q->remove();
-      continue;
-    }
-    int rc = co_await q->close();
-    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to close - ", go::errno_text(rc));
-    if (q->depth() > 0) with_data.push_back(q->prefix());
-  }
+  std::vector<std::shared_ptr<storage::disk_queue>> queues = disks();
+  co_await core::in_lanes(queues.size(), disk_lanes,
+                          [this, &queues, &with_data](std::size_t i) { return close_disk(queues[i], &with_data); });
   co_return with_data;
+}
+
+core::task<void> broker_shard::flush_part(part_key key, held_contents* held, const std::set<std::string>* others,
+                                          std::int64_t now) {
+  std::shared_ptr<storage::disk_queue> q = part_disk(key);  // none for #ephemeral parts
+  auto found = held->find({key.topic_name, key.channel_name.value_or("")});
+  if (!q) {
+    if (found != held->end()) _log.error("TOPIC(", key.topic_name, "): no disk queue; messages in memory are lost");
+    co_return;
+  }
+  std::vector<storage::deferred_record> sidecar;
+  std::set<storage::disk_position> kept;
+  if (found != held->end()) {
+    for (part_contents& p : found->second) {
+      for (message& m : p.plain) (void)q->put(m);
+      for (auto& [m, due] : p.deferred) {
+        std::optional<storage::disk_position> at = q->put(m);
+        if (at && due > now) sidecar.push_back({*at, m.id, due});
+      }
+      for (storage::deferred_record& r : p.kept) {
+        sidecar.push_back(r);
+        kept.insert(r.at);
+      }
+    }
+  }
+  // Records delivered from memory whose copies remain on disk: never deliver them again.
+  for (const auto& [at, id] : q->skipped())
+    if (!kept.count(at)) sidecar.push_back({at, id, -1});
+  int rc = co_await q->flush();
+  if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to write at exit - ", go::errno_text(rc));
+  const std::string queue = queue_name(key.topic_name, key.channel_name ? &*key.channel_name : nullptr);
+  for (unsigned n = 1; n < shard_count(); ++n) {
+    std::string prefix = file_prefix(queue, n);
+    if (!others->count(prefix)) continue;
+    storage::disk_queue src(_data_dir, prefix, disk_limits(), _log);
+    (void)co_await src.open();
+    co_await storage::merge_queue(src, *q, _log);
+  }
+  rc = co_await q->close();
+  if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to close - ", go::errno_text(rc));
+  std::string side = storage::deferred_file_name(q->prefix());
+  if (sidecar.empty()) {
+    co_await core::shielded(unlink_quietly(_data_dir, side));
+  } else {
+    rc = co_await core::write_file_atomically(_data_dir, side, storage::render_deferred(sidecar), 0600);
+    if (rc < 0) _log.error("failed to write ", side, " - ", go::errno_text(rc));
+  }
 }
 
 core::task<void> broker_shard::flush_all() {
   if (!persistent()) co_return;
   // Everything in memory, on every shard, keyed by part.
-  std::map<std::pair<std::string, std::string>, std::vector<part_contents>> held;
+  held_contents held;
   for (unsigned n = 0; n < shard_count(); ++n) {
     broker_shard* peer = _peers[n];
     std::vector<part_contents> part = co_await core::on_shard(n, [peer] { return peer->take_contents(); });
@@ -196,51 +255,10 @@ core::task<void> broker_shard::flush_all() {
     others.insert(left.begin(), left.end());
   }
   const std::int64_t now = unix_now_ns();
-  for (const part_key& key : part_keys()) {
-    std::shared_ptr<storage::disk_queue> q = part_disk(key);  // none for #ephemeral parts
-    auto found = held.find({key.topic_name, key.channel_name.value_or("")});
-    if (!q) {
-      if (found != held.end()) _log.error("TOPIC(", key.topic_name, "): no disk queue; messages in memory are lost");
-      continue;
-    }
-    std::vector<storage::deferred_record> sidecar;
-    std::set<storage::disk_position> kept;
-    if (found != held.end()) {
-      for (part_contents& p : found->second) {
-        for (message& m : p.plain) (void)q->put(m);
-        for (auto& [m, due] : p.deferred) {
-          std::optional<storage::disk_position> at = q->put(m);
-          if (at && due > now) sidecar.push_back({*at, m.id, due});
-        }
-        for (storage::deferred_record& r : p.kept) {
-          sidecar.push_back(r);
-          kept.insert(r.at);
-        }
-      }
-    }
-    // Records delivered from memory whose copies remain on disk: never deliver them again.
-    for (const auto& [at, id] : q->skipped())
-      if (!kept.count(at)) sidecar.push_back({at, id, -1});
-    int rc = co_await q->flush();
-    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to write at exit - ", go::errno_text(rc));
-    const std::string queue = queue_name(key.topic_name, key.channel_name ? &*key.channel_name : nullptr);
-    for (unsigned n = 1; n < shard_count(); ++n) {
-      std::string prefix = file_prefix(queue, n);
-      if (!others.count(prefix)) continue;
-      storage::disk_queue src(_data_dir, prefix, disk_limits(), _log);
-      (void)co_await src.open();
-      co_await storage::merge_queue(src, *q, _log);
-    }
-    rc = co_await q->close();
-    if (rc < 0) _log.error("DISKQUEUE(", q->prefix(), "): failed to close - ", go::errno_text(rc));
-    std::string side = storage::deferred_file_name(q->prefix());
-    if (sidecar.empty()) {
-      co_await core::shielded(unlink_quietly(_data_dir, side));
-    } else {
-      rc = co_await core::write_file_atomically(_data_dir, side, storage::render_deferred(sidecar), 0600);
-      if (rc < 0) _log.error("failed to write ", side, " - ", go::errno_text(rc));
-    }
-  }
+  std::vector<part_key> keys = part_keys();
+  co_await core::in_lanes(keys.size(), disk_lanes, [this, &keys, &held, &others, now](std::size_t i) {
+    return flush_part(keys[i], &held, &others, now);
+  });
   // The deferred messages are in shard 0's queues now: their journals go.
   for (unsigned n = 0; n < shard_count(); ++n) {
     broker_shard* peer = _peers[n];

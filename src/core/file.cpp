@@ -43,10 +43,13 @@ task<int> read_file_inner(int dirfd, std::string name, std::string& out) {
   if (fd < 0) co_return fd;
   out.clear();
   int rc = 0;
+  // Small steps first: most files read here are a few bytes (thousands of queue meta files
+  // at start), and each step's room is zeroed before the read fills it.
+  std::size_t step = 4 * 1024;
   for (;;) {
     std::size_t have = out.size();
-    out.resize(have + 64 * 1024);
-    int n = co_await read(fd, out.data() + have, 64 * 1024, have);
+    out.resize(have + step);
+    int n = co_await read(fd, out.data() + have, unsigned(step), have);
     if (n < 0) {
       rc = n;
       out.resize(have);
@@ -54,6 +57,7 @@ task<int> read_file_inner(int dirfd, std::string name, std::string& out) {
     }
     out.resize(have + std::size_t(n));
     if (n == 0) break;
+    step = std::min<std::size_t>(step * 2, 1024 * 1024);
   }
   (void)co_await close(fd);
   co_return rc;
