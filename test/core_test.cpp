@@ -214,6 +214,41 @@ CORO_TEST_CASE(context_is_inherited_from_the_awaiter) {
   BOOST_TEST(in_group.cancel != root.cancel);
 }
 
+namespace {
+// One in_lanes job: counts how many run at once, and fails at `fail_at`.
+task<void> lane_job(std::size_t i, int* running, int* most, std::vector<int>* done, std::size_t fail_at) {
+  ++*running;
+  *most = std::max(*most, *running);
+  co_await sleep_for(std::chrono::milliseconds(1 + i % 3));
+  --*running;
+  if (i == fail_at) throw std::runtime_error("job failed");
+  (*done)[i] += 1;
+}
+}  // namespace
+
+CORO_TEST_CASE(in_lanes_runs_every_job_once_with_at_most_lanes_at_once) {
+  for (auto [n, lanes] : {std::pair<std::size_t, std::size_t>{50, 8}, {3, 10}, {0, 4}, {7, 1}}) {
+    int running = 0, most = 0;
+    std::vector<int> done(n, 0);
+    co_await in_lanes(n, lanes, [&](std::size_t i) { return lane_job(i, &running, &most, &done, std::size_t(-1)); });
+    BOOST_TEST(std::count(done.begin(), done.end(), 1) == std::ptrdiff_t(n));
+    BOOST_TEST(most == int(std::min(n, lanes)));
+    BOOST_TEST(running == 0);
+  }
+  // A failing job: the first error comes back once the lanes have ended.
+  int running = 0, most = 0;
+  std::vector<int> done(20, 0);
+  bool thrown = false;
+  try {
+    co_await in_lanes(20, 4, [&](std::size_t i) { return lane_job(i, &running, &most, &done, 5); });
+  } catch (const std::runtime_error& e) {
+    thrown = std::string(e.what()) == "job failed";
+  }
+  BOOST_TEST(thrown);
+  BOOST_TEST(running == 0);
+  BOOST_TEST(done[5] == 0);
+}
+
 BOOST_AUTO_TEST_CASE(never_awaited_task_frees_its_frame) {
   int live = 0;
   bool ran = false;
