@@ -26,11 +26,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // An HTTP/1.1 client on the HTTPS port, after the handshake.
 http_client https_client(const nsqd_process& nsqd, const nsqd::net::tls_context& ctx) {
   http_client h(nsqd.https_port());
@@ -44,7 +39,7 @@ BOOST_AUTO_TEST_CASE(the_api_over_https_on_every_shard) {
   const auto ctx = client_context();
   for (int cores : {1, 4}) {
     nsqd_process nsqd;
-    nsqd.start(with(tls_server_flags(), {"--cores=" + std::to_string(cores)}));
+    nsqd.start(tls_server_flags({"--cores=" + std::to_string(cores)}));
     // Several connections: the kernel spreads them over the shards' listeners.
     for (int i = 0; i < 8; ++i) {
       http_client h = https_client(nsqd, ctx);
@@ -66,7 +61,7 @@ BOOST_AUTO_TEST_CASE(the_api_over_https_on_every_shard) {
 
 BOOST_AUTO_TEST_CASE(tls_required_sends_plain_http_to_the_https_port) {
   nsqd_process nsqd;
-  nsqd.start(with(tls_server_flags(), {"--tls-required=true"}));
+  nsqd.start(tls_server_flags({"--tls-required=true"}));
   http_response plain = http_get(nsqd.http_port(), "/ping");
   BOOST_TEST(plain.status == 403);
   BOOST_TEST(plain.body == R"({"message": "TLS_REQUIRED", "https_port": )" + std::to_string(nsqd.https_port()) + "}");
@@ -91,7 +86,7 @@ BOOST_AUTO_TEST_CASE(no_listener_without_a_certificate_or_an_address) {
   }
   {
     nsqd_process nsqd;
-    nsqd.start(with(tls_server_flags(), {"--https-address="}));
+    nsqd.start(tls_server_flags({"--https-address="}));
     BOOST_TEST(!port_accepts(nsqd.https_port()));
     BOOST_TEST(nsqd.output().find("HTTPS: listening") == std::string::npos);
   }
@@ -100,7 +95,7 @@ BOOST_AUTO_TEST_CASE(no_listener_without_a_certificate_or_an_address) {
 BOOST_AUTO_TEST_CASE(https_on_a_unix_socket) {
   nsqd_process nsqd;
   const std::string path = nsqd.dir().file("https.sock");
-  nsqd.start(with(tls_server_flags(), {"--https-address=" + path, "--cores=2"}));
+  nsqd.start(tls_server_flags({"--https-address=" + path, "--cores=2"}));
   wire_client c = wire_client::unix_socket(path);
   start_tls(c, client_context());
   c.send(http_request_bytes("GET", "/ping", "localhost", "", {"Connection: close"}));
@@ -113,7 +108,7 @@ BOOST_AUTO_TEST_CASE(https_on_a_unix_socket) {
 
 BOOST_AUTO_TEST_CASE(failed_handshakes_end_only_their_connection) {
   nsqd_process nsqd;
-  nsqd.start(with(tls_server_flags(), {"--cores=1"}));
+  nsqd.start(tls_server_flags({"--cores=1"}));
   const auto ctx = client_context();
   wire_client garbage(nsqd.https_port());
   garbage.send(std::string(64, 'G'));
@@ -136,7 +131,8 @@ BOOST_AUTO_TEST_CASE(a_passed_https_socket_is_served, *boost::unit_test::precond
                                    "-l", paths.https_address(), "--fdname=tcp:http:https", "--",
                                    nsqd_binary(), "--data-path=" + paths.data_path(), "--cores=2",
                                    "--https-address=/nonexistent-dir/https.sock"};
-  argv = with(argv, tls_server_flags());
+  const std::vector<std::string> tls = tls_server_flags();
+  argv.insert(argv.end(), tls.begin(), tls.end());
   child_process activated(argv, paths.dir().file("activated.log"));
   const auto until = std::chrono::steady_clock::now() + 5s;
   while (!port_accepts(paths.https_port()) && std::chrono::steady_clock::now() < until)

@@ -24,11 +24,6 @@ namespace {
 
 const frame ok_frame{frame_response, "OK"};
 
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // Magic and IDENTIFY with `features` (JSON members after feature_negotiation); returns the
 // negotiation answer (plain).
 frame identify(wire_client& c, const std::string& features) {
@@ -84,7 +79,7 @@ BOOST_AUTO_TEST_CASE(tls_v1_upgrade_carries_publish_and_consume) {
   const auto ctx = client_context();
   for (int cores : {1, 4}) {
     nsqd_process nsqd;
-    nsqd.start(with(tls_server_flags(), {"--cores=" + std::to_string(cores)}));
+    nsqd.start(tls_server_flags({"--cores=" + std::to_string(cores)}));
     wire_client p = tls_client(nsqd, ctx);
     publish(p, "t", "over tls");
     wire_client c = tls_client(nsqd, ctx);
@@ -121,7 +116,7 @@ BOOST_AUTO_TEST_CASE(compression_inside_tls) {
   const auto ctx = client_context();
   for (std::string kind : {"snappy", "deflate"}) {
     nsqd_process nsqd;
-    nsqd.start(with(tls_server_flags(), {"--cores=2"}));
+    nsqd.start(tls_server_flags({"--cores=2"}));
     auto upgraded = [&] {
       wire_client c(nsqd.tcp_port());
       frame answer = identify(c, R"("tls_v1":true,")" + kind + R"(":true)");
@@ -144,7 +139,7 @@ BOOST_AUTO_TEST_CASE(tls_required_rejects_plain_commands_until_the_upgrade) {
   const auto ctx = client_context();
   for (std::string required : {"true", "tcp-https"}) {
     nsqd_process nsqd;
-    nsqd.start(with(tls_server_flags(), {"--tls-required=" + required}));
+    nsqd.start(tls_server_flags({"--tls-required=" + required}));
     // Plain HTTP: refused under `true` (test/https_test.cpp), served under `tcp-https`.
     BOOST_TEST(http_get(nsqd.http_port(), "/ping").status == (required == "true" ? 403 : 200));
     wire_client plain(nsqd.tcp_port());
@@ -164,7 +159,7 @@ BOOST_AUTO_TEST_CASE(tls_required_rejects_plain_commands_until_the_upgrade) {
 
 BOOST_AUTO_TEST_CASE(client_certificates_under_require_verify) {
   nsqd_process nsqd;
-  nsqd.start(with(tls_server_flags(), {"--tls-client-auth-policy=require-verify",
+  nsqd.start(tls_server_flags({"--tls-client-auth-policy=require-verify",
                                 "--tls-root-ca-file=" + certs().file("ca.pem")}));
   // Without a certificate, with one the CA did not sign: no TLS, and the connection ends.
   for (std::string cert : {"", "rogue"}) {
@@ -190,7 +185,7 @@ BOOST_AUTO_TEST_CASE(auth_over_tls_tells_the_auth_server_tls_and_the_certificate
                        R"("authorizations":[{"topic":".*","channels":[".*"],"permissions":["publish","subscribe"]}]})");
   });
   nsqd_process nsqd;
-  nsqd.start(with(tls_server_flags(), {"--auth-http-address=" + auth.address(), "--tls-client-auth-policy=require",
+  nsqd.start(tls_server_flags({"--auth-http-address=" + auth.address(), "--tls-client-auth-policy=require",
                                 "--tls-required=tcp-https"}));
   wire_client c = tls_client(nsqd, client_context("client"));
   c.send_command("AUTH", std::string("secret"));
@@ -205,7 +200,7 @@ BOOST_AUTO_TEST_CASE(auth_over_tls_tells_the_auth_server_tls_and_the_certificate
 
 BOOST_AUTO_TEST_CASE(failed_handshakes_end_their_connection_and_nothing_else) {
   nsqd_process nsqd;
-  nsqd.start(with(tls_server_flags(), {"--cores=1"}));  // one shard: a stuck handshake would stall it
+  nsqd.start(tls_server_flags({"--cores=1"}));  // one shard: a stuck handshake would stall it
   const auto ctx = client_context();
   // Garbage instead of a ClientHello: an alert and the error, plain, as upstream; closed.
   wire_client garbage(nsqd.tcp_port());
@@ -244,7 +239,7 @@ BOOST_AUTO_TEST_CASE(start_up_errors_use_upstream_texts) {
        "failed to build TLS config - open " + missing + ": no such file or directory"},
       {{"--tls-cert=" + certs().file("server.pem"), "--tls-key=" + certs().file("other.key")},
        "failed to build TLS config - tls: private key does not match public key"},
-      {with(tls_server_flags(), {"--tls-root-ca-file=" + missing}),
+      {tls_server_flags({"--tls-root-ca-file=" + missing}),
        "failed to build TLS config - open " + missing + ": no such file or directory"},
       {{"--tls-required=true"}, "cannot require TLS client connections without TLS key and cert"},
       {{"--tls-client-auth-policy=require"}, "cannot require TLS client connections without TLS key and cert"},
@@ -262,7 +257,7 @@ BOOST_AUTO_TEST_CASE(start_up_errors_use_upstream_texts) {
 
 BOOST_AUTO_TEST_CASE(handshakes_in_a_row_leave_no_memory_behind) {
   nsqd_process nsqd;
-  nsqd.start(with(tls_server_flags(), {"--cores=2"}));
+  nsqd.start(tls_server_flags({"--cores=2"}));
   const auto ctx = client_context();
   auto handshakes = [&](int n) {
     for (int i = 0; i < n; ++i) {

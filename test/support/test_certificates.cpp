@@ -65,8 +65,9 @@ const certificates& certs() {
   return made;
 }
 
-std::vector<std::string> tls_server_flags(const std::string& name) {
-  return {"--tls-cert=" + certs().file(name + ".pem"), "--tls-key=" + certs().file(name + ".key")};
+std::vector<std::string> tls_server_flags(std::vector<std::string> more) {
+  more.insert(more.begin(), {"--tls-cert=" + certs().file("server.pem"), "--tls-key=" + certs().file("server.key")});
+  return more;
 }
 
 }  // namespace nsqd::test

@@ -37,7 +37,8 @@ class certificates {
 // Made on first use; throws std::runtime_error when the openssl command is missing.
 const certificates& certs();
 
-// nsqd's flags for serving certificate `name`: --tls-cert=<name>.pem --tls-key=<name>.key.
-std::vector<std::string> tls_server_flags(const std::string& name = "server");
+// nsqd's flags for serving the "server" certificate (--tls-cert=server.pem
+// --tls-key=server.key), followed by `more`.
+std::vector<std::string> tls_server_flags(std::vector<std::string> more = {});
 
 }  // namespace nsqd::test
