@@ -160,6 +160,19 @@ CORO_TEST_CASE(an_unchanged_meta_file_is_not_written_again) {
   BOOST_TEST(dir.read("m.diskqueue.meta.dat") == "2\n0,33\n0,99\n");
 }
 
+// A queue that never had files is removed without looking for any; one whose segment was left
+// without a meta file (a crash before its first sync) still has it removed.
+CORO_TEST_CASE(remove_finds_a_segment_left_without_a_meta_file) {
+  test::data_dir dir;
+  dir.write("s.diskqueue.000000.dat", "");
+  disk_queue q(dir.fd(), "s.diskqueue", small(), quiet);
+  (void)co_await q.open();
+  BOOST_TEST(q.depth() == 0);
+  BOOST_TEST(co_await q.remove() == 0);
+  BOOST_TEST(!dir.exists("s.diskqueue.000000.dat"));
+  BOOST_TEST(!dir.exists("s.diskqueue.meta.dat"));
+}
+
 CORO_TEST_CASE(meta_of_an_empty_queue_and_reopen) {
   test::data_dir dir;
   {

@@ -193,6 +193,7 @@ core::task<void> disk_queue::impl::recover_crash_tail() {
   struct statx st {};
   std::string file = segment(written.file);
   int rc = co_await core::statx(dirfd, file.c_str(), 0, &st);
+  if (rc == 0) may_have_files = true;  // a segment without a meta file (a crash before the first sync)
   if (rc < 0 || std::int64_t(st.stx_size) <= written.pos) co_return;
   std::int64_t tail = co_await count_records(written.file, written.pos, std::int64_t(st.stx_size));
   log.warn("DISKQUEUE(", name, ") ", file, " metadata writePos ", written.pos, " < file size of ", st.stx_size,
