@@ -831,3 +831,85 @@ CORO_TEST_CASE(empty_forgets_held_records) {
   q.release(more[0]);
   BOOST_TEST(q.held() == 0);
 }
+
+// reread_held: reading goes back to the first record not released, as a restart would; the
+// held records' tickets go stale; records released after the first are read again too.
+CORO_TEST_CASE(reread_held_reads_the_held_records_again) {
+  test::data_dir dir;
+  disk_queue q(dir.fd(), "rr.diskqueue", small(100), quiet);
+  (void)co_await q.open();
+  for (int i = 0; i < 5; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));
+  (void)co_await q.flush();  // segments of two records: 0-1, 2-3, 4
+  std::vector<std::uint64_t> tickets;
+  std::vector<message> got = co_await q.read(1, 1 << 20, &tickets);
+  q.release(tickets[0]);  // record 0 is done
+  tickets.clear();
+  got = co_await q.read(3, 1 << 20, &tickets);  // 1, 2, 3 held, across segments 0 and 1
+  BOOST_TEST_REQUIRE(got.size() == 3u);
+  q.release(tickets[1]);  // 2 done, 1 still held: 1..3 are read again
+  BOOST_TEST(q.depth() == 1);
+  q.reread_held();
+  BOOST_TEST(q.held() == 0);
+  BOOST_TEST(q.depth() == 4);
+  BOOST_TEST(q.dirty());
+  q.release(tickets[0]);  // stale
+  BOOST_TEST(q.held() == 0);
+  std::vector<std::uint64_t> again;
+  got = co_await q.read(10, 1 << 20, &again);
+  BOOST_TEST_REQUIRE(got.size() == 4u);
+  BOOST_TEST(got[0].body.view() == std::string(20, 'b'));
+  BOOST_TEST(got[3].body.view() == std::string(20, 'e'));
+  BOOST_TEST(q.depth() == 0);
+  q.reread_held();  // none released: all four again
+  BOOST_TEST(q.depth() == 4);
+  for (std::uint64_t t : again) q.release(t);  // stale: nothing held
+  BOOST_TEST(q.held() == 0);
+  got = co_await q.read(10, 1 << 20);
+  BOOST_TEST(got.size() == 4u);
+  (void)co_await q.close();
+  BOOST_TEST(dir.read("rr.diskqueue.meta.dat") == "0\n2,50\n2,50\n");
+  q.reread_held();  // nothing held: nothing changes
+  BOOST_TEST(q.depth() == 0);
+}
+
+// The number of descriptors this process has open.
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) n += !e.path().empty();
+  return n;
+}
+
+// close_files: an idle queue gives back its write and read segments' descriptors, and the
+// next flush or read opens them again where it left off; uses() counts flushes and reads.
+CORO_TEST_CASE(close_files_gives_back_descriptors_and_work_goes_on) {
+  test::data_dir dir;
+  const std::size_t before = open_descriptors();
+  disk_queue q(dir.fd(), "cf.diskqueue", small(100), quiet);
+  (void)co_await q.open();
+  BOOST_TEST(!q.holds_files());
+  BOOST_TEST(q.uses() == 0u);
+  for (int i = 0; i < 3; ++i) (void)q.put(make(std::uint64_t(i), std::string(20, char('a' + i))));
+  (void)co_await q.flush();  // segment 0 full (0, 1), segment 1 open for writing (2)
+  std::vector<message> got = co_await q.read(1, 1 << 20);
+  BOOST_TEST(got.size() == 1u);
+  BOOST_TEST(q.holds_files());
+  BOOST_TEST(q.uses() == 2u);
+  BOOST_TEST(open_descriptors() == before + 2);  // the write segment and the read one
+  co_await q.close_files();
+  BOOST_TEST(!q.holds_files());
+  BOOST_TEST(open_descriptors() == before);
+  BOOST_TEST(q.uses() == 2u);  // closing is not a use
+  (void)q.put(make(3, std::string(20, 'd')));
+  int rc = co_await q.flush();
+  BOOST_TEST(rc == 0);
+  got = co_await q.read(10, 1 << 20);
+  BOOST_TEST_REQUIRE(got.size() == 3u);
+  BOOST_TEST(got[0].body.view() == std::string(20, 'b'));
+  BOOST_TEST(got[2].body.view() == std::string(20, 'd'));
+  co_await q.close_files();
+  co_await q.close_files();  // nothing open: nothing to do
+  rc = co_await q.close();
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(open_descriptors() == before);
+  BOOST_TEST(dir.read("cf.diskqueue.meta.dat") == "0\n1,100\n1,100\n");
+}

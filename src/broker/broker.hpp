@@ -46,6 +46,7 @@
 #include "storage/deferred_journal.hpp"
 #include "storage/disk_queue.hpp"
 #include "storage/health.hpp"
+#include "storage/idle_files.hpp"
 #include "storage/metadata.hpp"
 
 namespace nsqd::broker {
@@ -465,7 +466,7 @@ class broker_shard {
   std::int64_t memory_limit() const noexcept;
   // Background disk work of parts, in run()'s group (nothing happens when it is not running).
   void empty_disk_later(std::shared_ptr<storage::disk_queue> q);
-  // Starts the queue's sync in the background when one is due (disk_queue::claim_sync).
+  // After a flush or read: q's sync in the background when due; idle files noted (_idle_files).
   void sync_disk_later(const std::shared_ptr<storage::disk_queue>& q);
   core::task<void> remove_disk(std::shared_ptr<storage::disk_queue> q);
   void note_unflushed(const std::shared_ptr<storage::disk_queue>& q);
@@ -520,8 +521,7 @@ class broker_shard {
   // Sends the channel's batched disk-record releases to their shards.
   void send_releases_later(channel& c);
   void notify_demand(channel& c, unsigned starving_shard);
-  // On this shard, for another shard's steal: up to `want` queued messages of the channel,
-  // or none, recording that `starving_shard` wants work.
+  // For another shard's steal: up to `want` queued messages (maybe none); notes who wants work.
   std::vector<message> give_batch(const std::string& topic_name, const std::string& name,
                                   unsigned starving_shard, size_t want, channel::demand d);
   // Channel parts of this shard that held in-flight or deferred messages since the queue scan
@@ -531,8 +531,7 @@ class broker_shard {
   void note_timed(channel& c);
   void forget_timed(channel& c);
 
-  // This shard's part only, created if missing, with its disk queue opened (shard 0 calls
-  // this on every shard).
+  // This shard's part only, created if missing, its disk queue opened (shard 0: on each shard).
   core::task<void> create_part(std::string topic_name, std::optional<std::string> channel_name,
                                std::shared_ptr<channel_heads> heads = nullptr);
   // This shard's part only, created if missing (no disk queue: see create_part).
@@ -568,6 +567,7 @@ class broker_shard {
   bool _committing = false;
   core::event _commit_finished;
   std::deque<std::pair<std::uint64_t, int>> _commit_failures;  // recent failed batches
+  storage::idle_files _idle_files;  // queues holding descriptors: closed when idle a tick
   topology_observer* _observer = nullptr;  // shard 0 only
   // Shard 0: new topics waiting for their observer's channels; later creators wait on the event.
   std::unordered_map<std::string, std::shared_ptr<core::event>> _topics_being_made;

@@ -15,6 +15,7 @@
 #include "core/cross_shard.hpp"
 #include "core/file.hpp"
 #include "core/io.hpp"
+#include "core/syscheck.hpp"
 #include "go/go_syntax.hpp"
 #include "model/names.hpp"
 
@@ -23,6 +24,8 @@ namespace {
 
 // Most bytes one disk read brings into memory.
 constexpr std::size_t disk_read_bytes = 4 << 20;
+// After a write failed (disk full, out of descriptors): the pause before it is tried again.
+constexpr std::chrono::seconds retry_pause{1};
 
 // Failed commit batches remembered for callers still waiting on them.
 constexpr std::size_t commit_failures_kept = 4096;
@@ -169,6 +172,7 @@ core::task<void> broker_shard::remove_disk(std::shared_ptr<storage::disk_queue> 
 
 void broker_shard::sync_disk_later(const std::shared_ptr<storage::disk_queue>& q) {
   if (_group && q->claim_sync()) _group->spawn(sync_quietly(q));
+  _idle_files.note(q);
 }
 
 void channel::start_disk_read() {
@@ -196,6 +200,15 @@ core::task<void> broker_shard::read_disk_batch(broker_shard* b, std::string topi
   std::vector<std::uint64_t> tickets;
   std::vector<message> batch = co_await q->read(max_records, disk_read_bytes, &tickets);
   b->sync_disk_later(q);
+  while (batch.empty() && q->read_error() < 0) {  // e.g. out of descriptors: nothing else would wake it
+    int slept = co_await core::sleep_for(retry_pause);
+    if (slept < 0) co_return;
+    topic* t = b->find_topic(topic_name);
+    channel* c = t ? t->find_channel(name) : nullptr;
+    if (!c || c->_disk != q) co_return;
+    batch = co_await q->read(max_records, disk_read_bytes, &tickets);
+    b->sync_disk_later(q);
+  }
   topic* t = b->find_topic(topic_name);
   channel* c = t ? t->find_channel(name) : nullptr;
   if (!c || c->_disk != q) co_return;  // deleted meanwhile: its messages went with it
@@ -267,12 +280,25 @@ core::task<void> broker_shard::drain_topic_disk(broker_shard* b, std::string top
     std::vector<std::uint64_t> tickets;
     std::vector<message> batch = co_await q->read(256, disk_read_bytes, &tickets);
     b->sync_disk_later(q);
+    if (batch.empty() && q->read_error() < 0) {  // e.g. out of descriptors: tried again
+      int slept = co_await core::sleep_for(retry_pause);
+      if (slept < 0) co_return;
+      continue;
+    }
     t = b->find_topic(topic_name);
     if (!t || t->_disk != q) co_return;
     more = !batch.empty();
     for (message& m : batch) t->fan_out(std::move(m), /*to_disk=*/true);
     int rc = co_await b->commit_unflushed();
-    if (rc < 0) continue;  // the records stay held: read again after a restart
+    if (rc < 0) {
+      // A channel's queue could not take them (disk full, out of descriptors): they are
+      // read again (channels that did take them get them twice, better than never) after a
+      // pause, and meanwhile stay held, so a crash reads them again too.
+      q->reread_held();
+      int slept = co_await core::sleep_for(retry_pause);
+      if (slept < 0) co_return;
+      continue;
+    }
     for (std::uint64_t ticket : tickets) q->release(ticket);
     b->sync_disk_later(q);
   }
@@ -331,8 +357,9 @@ core::task<int> broker_shard::commit() {
   if (err < 0) {
     _commit_failures.emplace_back(batch, err);
     if (_commit_failures.size() > commit_failures_kept) _commit_failures.pop_front();
-    if (_health) _health->set_error("failed to write to disk queue - " + go::errno_text(err));
-    _log.error("failed to write messages to disk - ", go::errno_text(err));
+    const std::string why = go::errno_text(err) + core::descriptor_limit_note(err);
+    if (_health) _health->set_error("failed to write to disk queue - " + why);
+    _log.error("failed to write messages to disk - ", why);
   } else if (_health && !queues.empty()) {
     _health->set_ok();
   }
@@ -347,8 +374,13 @@ core::task<void> broker_shard::sync_loop() {
     int r = co_await core::sleep_for(period);
     if (r < 0) co_return;
     (void)co_await commit_unflushed();
-    for (auto& q : disks(true))
+    for (auto& q : disks(true)) {
       if (q->dirty()) (void)co_await q->sync();
+      _idle_files.note(q);  // also those flushed or read by paths that do not note them
+    }
+    // Idle queues hold no descriptors: with thousands of topics holding data, a descriptor
+    // or two each would run into the limit (issue 28).
+    for (auto& q : _idle_files.take_idle()) co_await q->close_files();
   }
 }
 
@@ -372,10 +404,12 @@ core::task<void> broker_shard::metadata_writer() {
     _meta_dirty = false;
     const auto began = core::clock::now();
     int rc = co_await persist_metadata_now();
-    (void)rc;
+    if (rc < 0) _meta_dirty = true;  // tried again after retry_pause
     if (!_meta_dirty) break;
     const auto took = core::clock::now() - began;
-    const auto wait = began + std::max<core::clock::duration>(metadata_write_gap, 10 * took) - core::clock::now();
+    const auto gap = rc < 0 ? core::clock::duration(retry_pause)
+                            : std::max<core::clock::duration>(metadata_write_gap, 10 * took);
+    const auto wait = began + gap - core::clock::now();
     if (wait <= core::clock::duration::zero()) continue;
     int slept = co_await core::sleep_for(wait);
     if (slept < 0) break;  // stopping: flush_all writes it
@@ -396,7 +430,7 @@ core::task<int> broker_shard::persist_metadata_now() {
   }
   std::sort(topics.begin(), topics.end(), [](auto& a, auto& b) { return a.name < b.name; });
   int rc = co_await storage::save_metadata(_data_dir, topics);
-  if (rc < 0) _log.error("failed to persist metadata - ", go::errno_text(rc));
+  if (rc < 0) _log.error("failed to persist metadata - ", go::errno_text(rc), core::descriptor_limit_note(rc));
   co_return rc;
 }
 

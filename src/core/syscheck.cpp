@@ -4,9 +4,11 @@
 
 #include <liburing.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <string>
 
 namespace nsqd::core {
 
@@ -79,6 +81,15 @@ fd_limit raise_fd_limit() {
     }
   }
   return out;
+}
+
+std::string descriptor_limit_note(int rc) {
+  if (rc == -ENFILE) return " (the system's file table is full: see fs.file-max)";
+  if (rc != -EMFILE) return "";
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return "";
+  return " (the limit is " + std::to_string(limit.rlim_cur) +
+         " descriptors: raise LimitNOFILE= in the systemd unit, or ulimit -n)";
 }
 
 }  // namespace nsqd::core

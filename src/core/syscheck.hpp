@@ -21,4 +21,8 @@ struct fd_limit {
 };
 fd_limit raise_fd_limit();
 
+// What an operator needs beside "too many open files": for -EMFILE the limit in force and
+// where to raise it, for -ENFILE the system's table; "" for any other result.
+std::string descriptor_limit_note(int rc);
+
 }  // namespace nsqd::core

@@ -11,6 +11,7 @@
 
 #include "core/io.hpp"
 #include "core/log.hpp"
+#include "core/syscheck.hpp"
 #include "core/task_group.hpp"
 
 namespace nsqd::net {
@@ -28,7 +29,7 @@ core::task<void> accept_loop(int listener_fd, const core::logger& log, const cha
       continue;
     }
     if (fd == -ECANCELED) break;
-    log.error(label, ": accept failed - ", std::strerror(-fd));
+    log.error(label, ": accept failed - ", std::strerror(-fd), core::descriptor_limit_note(fd));
     int slept = co_await core::sleep_for(std::chrono::milliseconds(100));
     if (slept == -ECANCELED) break;
   }

@@ -53,6 +53,7 @@ std::optional<disk_position> disk_queue::put(const message& m) { return _impl->p
 std::int64_t disk_queue::pending() const noexcept { return _impl->pending_count; }
 
 core::task<int> disk_queue::flush() {
+  ++_impl->uses;
   int rc = co_await core::shielded(holding(_impl->files, _impl->flush_locked()));
   co_return rc;
 }
@@ -65,6 +66,7 @@ bool disk_queue::readable() const noexcept { return _impl->read < _impl->written
 
 core::task<std::vector<message>> disk_queue::read(std::size_t max_records, std::size_t max_bytes,
                                                   std::vector<std::uint64_t>* tickets) {
+  ++_impl->uses;
   std::vector<message> out = co_await core::shielded(
       holding(_impl->files, _impl->read_locked(std::max<std::size_t>(1, max_records), max_bytes, tickets)));
   co_return out;
@@ -82,6 +84,24 @@ void disk_queue::skip(disk_position at, const message_id& id) {
 
 bool disk_queue::dirty() const noexcept {
   return _impl->ops_since_sync > 0 || _impl->need_sync || _impl->released_since_sync;
+}
+
+bool disk_queue::holds_files() const noexcept { return _impl->write_fd >= 0 || _impl->reader.fd >= 0; }
+
+std::uint64_t disk_queue::uses() const noexcept { return _impl->uses; }
+
+core::task<void> disk_queue::close_files() {
+  impl& q = *_impl;
+  auto close_locked = [](impl& q) -> core::task<int> {
+    co_await q.reader.close();
+    int rc = co_await q.close_write_fd(true);  // fsync: cheap when a sync already took it all
+    if (rc < 0) {
+      q.log.error("DISKQUEUE(", q.name, ") failed to sync - ", go::errno_text(rc));
+      q.need_sync = true;  // the owner's next sync tries again
+    }
+    co_return rc;
+  };
+  (void)co_await core::shielded(holding(q.files, close_locked(q)));
 }
 
 bool disk_queue::claim_sync() noexcept {

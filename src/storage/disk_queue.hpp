@@ -134,6 +134,14 @@ class disk_queue {
   void release(std::uint64_t ticket) noexcept;
   // Records read with tickets and not released, and records read after the first of them.
   std::int64_t held() const noexcept;
+  // The error that ended the last read() early (0: none), e.g. -EMFILE: the records are still
+  // there, and a later read() tries again.
+  int read_error() const noexcept;
+  // Reading goes back to the first record not released, as a restart would: every held
+  // record is read again (and depth counts them again); their tickets become stale. For an
+  // owner that could not pass a batch on (its write elsewhere failed) and must not wait for
+  // a restart to retry it.
+  void reread_held() noexcept;
 
   // The record at `at` (a position put() returned, or from a sidecar), without consuming it;
   // nullopt when it is not a valid record between the read and the flushed write position.
@@ -148,6 +156,14 @@ class disk_queue {
 
   // Whether records were read or written since the last sync.
   bool dirty() const noexcept;
+
+  // Descriptors: the write segment stays open between flushes and the read segment between
+  // reads, so a busy queue opens each once. An idle one need not hold them (thousands of
+  // queues holding data would take thousands of descriptors): the owner closes them when
+  // uses() has not moved for a while; the next flush or read opens them again.
+  bool holds_files() const noexcept;
+  std::uint64_t uses() const noexcept;  // flushes and reads so far
+  core::task<void> close_files();
   // Whether a sync is due and not claimed yet; true claims it (the caller then runs sync()).
   bool claim_sync() noexcept;
   core::task<int> sync();

@@ -17,6 +17,7 @@
 #include "core/file.hpp"
 #include "core/io.hpp"
 #include "core/reactor.hpp"
+#include "core/syscheck.hpp"
 #include "go/go_syntax.hpp"
 
 namespace nsqd::storage {
@@ -27,10 +28,14 @@ core::task<std::vector<message>> disk_queue::impl::read_locked(std::size_t max_r
                                                                std::vector<std::uint64_t>* tickets) {
   std::vector<message> out;
   std::size_t bytes = 0;
+  read_error = 0;
   while (read < written && out.size() < max_records && (out.empty() || bytes < max_bytes)) {
     std::int64_t end = 0;
     int st = co_await readable_end(end);
-    if (st < 0) break;
+    if (st < 0) {
+      read_error = st;
+      break;
+    }
     if (st == 0) continue;  // moved to another segment
     bool ok = co_await reader.fill(read.pos, length_bytes, end);
     std::int64_t len = ok ? read_record_length(reader.bytes(read.pos, length_bytes).data()) : 0;
@@ -116,7 +121,8 @@ core::task<int> disk_queue::impl::readable_end(std::int64_t& end) {
 }
 
 int disk_queue::impl::log_read_error(int rc) {
-  log.error("DISKQUEUE(", name, ") reading at ", read.pos, " of ", segment(read.file), " - ", go::errno_text(rc));
+  log.error("DISKQUEUE(", name, ") reading at ", read.pos, " of ", segment(read.file), " - ", go::errno_text(rc),
+            core::descriptor_limit_note(rc));
   return rc;
 }
 
@@ -158,6 +164,17 @@ void disk_queue::release(std::uint64_t ticket) noexcept {
 }
 
 std::int64_t disk_queue::held() const noexcept { return std::int64_t(_impl->held.size()); }
+
+int disk_queue::read_error() const noexcept { return _impl->read_error; }
+
+void disk_queue::reread_held() noexcept {
+  impl& q = *_impl;
+  if (q.held.empty()) return;
+  q.read = q.held.front().at;
+  q.disk_depth += std::int64_t(q.held.size());
+  q.forget_held();
+  q.need_sync = true;
+}
 
 core::task<void> disk_queue::impl::skip_bad_segment(std::string why) {
   std::string file = segment(read.file);

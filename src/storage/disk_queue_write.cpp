@@ -17,6 +17,7 @@
 #include "core/file.hpp"
 #include "core/io.hpp"
 #include "core/reactor.hpp"
+#include "core/syscheck.hpp"
 #include "go/go_syntax.hpp"
 
 namespace nsqd::storage {
@@ -261,7 +262,7 @@ core::task<void> disk_queue::impl::drop_failed(std::deque<chunk>& batch, int rc)
   pending_count -= dropped;
   batch.clear();
   log.error("DISKQUEUE(", name, ") failed to write ", dropped, " messages to ", segment(written.file), " - ",
-            go::errno_text(rc));
+            go::errno_text(rc), core::descriptor_limit_note(rc));
   trim_failed_write();
   (void)co_await close_write_fd(false);  // reopened by the next flush
   replace_pending();
