@@ -129,7 +129,21 @@ BOOST_AUTO_TEST_CASE(idle_queues_give_their_descriptors_back) {
   BOOST_TEST(nsqd.stop(SIGTERM, 30s) == 0);
 }
 
-BOOST_AUTO_TEST_CASE(out_of_descriptors_refuses_publishes_and_recovers_without_losing_any) {
+// The sanitizers' runtime needs descriptors of its own: UBSan's vptr check tests whether
+// memory is readable through a pipe, and with none left it reports valid objects as having
+// an invalid vptr. So this case runs in the release build only.
+boost::test_tools::assertion_result without_sanitizers(boost::unit_test::test_unit_id) {
+#if defined(__SANITIZE_ADDRESS__)
+  boost::test_tools::assertion_result r(false);
+  r.message() << "the sanitizer runtime cannot work without descriptors (runs in the release build)";
+  return r;
+#else
+  return true;
+#endif
+}
+
+BOOST_AUTO_TEST_CASE(out_of_descriptors_refuses_publishes_and_recovers_without_losing_any,
+                     *boost::unit_test::precondition(without_sanitizers)) {
   nsqd_process nsqd;
   nsqd.set_child_setup([] {
     rlimit l{256, 256};
