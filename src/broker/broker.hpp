@@ -497,7 +497,6 @@ class broker_shard {
   // messages and other shards' queue files into shard 0's queues (upstream's layout), queues
   // closed, nsqd.dat written.
   core::task<void> flush_all();
-
   // A shard's queued messages, taken for the shutdown flush (ephemeral parts left out).
   struct part_contents {
     std::string topic_name;
@@ -513,9 +512,7 @@ class broker_shard {
   core::task<std::vector<std::string>> close_disks();
   // Deletes the files of every part's deferred journal (after the stop flush wrote them).
   core::task<void> remove_journals();
-
-  // Used by parts: this shard's random source (sampling), and cross-shard feeding: start a
-  // steal for a starving local channel part, tell a starving shard that a part here has work.
+  // For parts: random source (sampling); cross-shard feeding (steal for a starving part, wake a shard).
   std::mt19937_64& rng() noexcept { return _rng; }
   void start_steal(channel& c);
   // Sends the channel's batched disk-record releases to their shards.

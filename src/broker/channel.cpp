@@ -245,6 +245,9 @@ void channel::offer_declined() {
 void channel::pump() {
   deal();
   advertise();
+  // Messages just set aside for other shards: they are told now, whatever made this pump
+  // (a RDY, a FIN, a steal's end), or they never come for them while their consumer starves.
+  if (_reserved_count > 0) wake_remote_demand();
 }
 
 void channel::deal() {
