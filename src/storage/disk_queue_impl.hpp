@@ -195,8 +195,8 @@ struct disk_queue::impl {
   std::int64_t read_end = -1;       // real size of the completed segment `read_end_file`
   std::int64_t read_end_file = -1;
 
-  std::uint64_t uses = 0;
-  int read_error = 0;  // disk_queue::read_error  // flushes and reads (disk_queue::uses)
+  std::uint64_t uses = 0;  // flushes and reads (disk_queue::uses)
+  int read_error = 0;      // what ended the last read early (disk_queue::read_error)
   std::int64_t ops_since_sync = 0;
   bool need_sync = false;
   bool released_since_sync = false;  // release() moved the first unreleased record
