@@ -135,10 +135,10 @@ class channel {
 
   // Cross-shard feeding (broker_shard's steal): how many messages local consumers could take
   // now that the local queue is empty (0 while it is not); a batch taken from another
-  // shard's part; the steal is over.
+  // shard's part; the steal is over (`in_vain`: it took nothing from any shard).
   std::int64_t wanted() const;
   void take_batch(std::vector<message> batch);
-  void steal_ended();
+  void steal_ended(bool in_vain);
   // Publish order across parts (ordering.hpp): what to fetch before the queue's oldest
   // message may go (nullopt: nothing), the fetch is over; on the giving side, the queued
   // messages that go before (key, shard), up to `want`.
@@ -267,6 +267,7 @@ class channel {
   std::uint64_t _reserved_min = no_head;  // the oldest key reserved (part of this part's head)
   bool _stealing = false;            // a steal from other shards is under way
   bool _steal_again = false;         // a shard told this one of work while it was under way
+  std::uint8_t _steals_in_vain = 0;  // steals in a row that took nothing (steal_ended)
   bool _paused = false;
   std::shared_ptr<storage::disk_queue> _disk;  // null: memory only (#ephemeral, no data dir, opening)
   std::shared_ptr<storage::deferred_journal> _journal;  // --durable-publish: copies of _deferred
@@ -356,6 +357,8 @@ class topic {
 
 // Most messages one steal takes from one other shard.
 inline constexpr std::size_t max_steal_batch = 1024;
+// Steals in a row that took nothing and started the next at once (channel::steal_ended).
+inline constexpr unsigned max_steals_in_vain = 3;
 // Queues opened or closed at once at start and stop (core::in_lanes).
 inline constexpr std::size_t disk_lanes = 64;
 // At least this much time between nsqd.dat writes while topics and channels keep changing

@@ -248,6 +248,10 @@ void channel::pump() {
   // Messages just set aside for other shards: they are told now, whatever made this pump
   // (a RDY, a FIN, a steal's end), or they never come for them while their consumer starves.
   if (_reserved_count > 0) wake_remote_demand();
+  // Shards that asked while this part had nothing in memory wait for its disk backlog (a
+  // publish spilled to disk with no consumer here hungry, say): read it, they are told when
+  // it lands. start_disk_read goes only when someone waits.
+  if (!has_queued() && _disk && _disk->depth() > 0) start_disk_read();
 }
 
 void channel::deal() {
@@ -332,14 +336,21 @@ void channel::take_batch(std::vector<message> batch) {
   if (has_queued() || _reserved_count > 0) wake_remote_demand();
 }
 
-void channel::steal_ended() {
-  _stealing = false;
-  // Work may have arrived locally, or credit grown, while the steal was under way.
+void channel::steal_ended(bool in_vain) {
+  // Work may have arrived locally, or credit grown, while the steal was under way: pump. With
+  // _stealing still set, deal()'s call for a steal only sets _steal_again.
+  const bool told = _steal_again;  // by a shard with work, or by a change here (RDY, FIN, put)
+  _steal_again = false;
   pump();
-  if (_steal_again) {
-    _steal_again = false;
-    _topic.shard().start_steal(*this);
-  }
+  const bool wants = _steal_again;
+  _stealing = false;
+  _steal_again = false;
+  // A steal that took nothing is repeated a few times at once (under load, work turns up
+  // between the asks: repeating keeps the consumers here fed in their fair share), then no
+  // more: the shards asked remember the demand and tell this one when they have work.
+  // Repeating without end kept a core busy for one idle consumer.
+  _steals_in_vain = in_vain ? std::uint8_t(std::min(_steals_in_vain + 1, 255)) : 0;
+  if (told || (wants && _steals_in_vain <= max_steals_in_vain)) _topic.shard().start_steal(*this);
 }
 
 channel::result channel::finish(consumer& c, const message_id& id) {

@@ -68,6 +68,7 @@ core::task<void> fetch_older(broker_shard* self, std::string topic_name, std::st
 // On the starving shard: asks every other shard for work for one channel.
 core::task<void> steal(broker_shard* self, std::string topic_name, std::string name) {
   bool first_round = true;
+  bool took_any = false;
   for (bool got = true; got;) {
     got = false;
     std::vector<unsigned> order;  // the oldest heads first: what they give may go at once
@@ -99,7 +100,7 @@ core::task<void> steal(broker_shard* self, std::string topic_name, std::string n
       if (!c) co_return;
       c->transfer_done();
       if (!batch.empty()) {
-        got = true;
+        got = took_any = true;
         c->take_batch(std::move(batch));
       }
       if (c->wanted() <= 0 && !first_round) break;
@@ -107,7 +108,7 @@ core::task<void> steal(broker_shard* self, std::string topic_name, std::string n
     first_round = false;
   }
   topic* t = self->find_topic(topic_name);
-  if (channel* c = t ? t->find_channel(name) : nullptr) c->steal_ended();
+  if (channel* c = t ? t->find_channel(name) : nullptr) c->steal_ended(!took_any);
 }
 
 core::task<void> tell_starving(broker_shard* peer, unsigned shard, std::string topic_name,

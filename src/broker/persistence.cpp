@@ -178,9 +178,10 @@ void broker_shard::sync_disk_later(const std::shared_ptr<storage::disk_queue>& q
 void channel::start_disk_read() {
   broker_shard& shard = _topic.shard();
   if (_disk_reading || !_disk || !shard._group) return;
-  _disk_reading = true;
   // Enough for local consumers' credit; a full steal batch when other shards are waiting.
   const bool remote = std::find(_remote_demand.begin(), _remote_demand.end(), true) != _remote_demand.end();
+  if (!remote && (_paused || wanted() <= 0)) return;  // nobody waits for it
+  _disk_reading = true;
   std::size_t want = remote ? max_steal_batch : std::size_t(std::clamp<std::int64_t>(wanted(), 64, 1024));
   shard._group->spawn(broker_shard::read_disk_batch(&shard, _topic.name(), _name, _disk, want));
 }
