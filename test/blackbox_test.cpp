@@ -188,6 +188,28 @@ BOOST_AUTO_TEST_CASE(busy_http_port_exits_1) {
   BOOST_TEST(contains(r.output, "listen (" + addr + ") failed"), "output: " << r.output);
 }
 
+// The ports nsqd_process picks are free when picked, not reserved: when another program binds
+// one before nsqd does, start() (start_on_free_ports) starts again on fresh ones.
+BOOST_AUTO_TEST_CASE(start_moves_off_a_port_another_program_took) {
+  nsqd_process nsqd;
+  held_listener tcp_taken(nsqd.tcp_port());
+  nsqd.start({"--cores=2"});
+  BOOST_TEST(nsqd.tcp_port() != tcp_taken.port());
+  BOOST_TEST(port_accepts(nsqd.tcp_port()));
+  BOOST_TEST(nsqd.stop() == 0);
+  BOOST_TEST(contains(read_file(nsqd.log_path()), "listen tcp 127.0.0.1:" + std::to_string(tcp_taken.port()) +
+                                                      ": bind: address already in use"));
+  // The same for the HTTP port (the holder accepts but never answers /ping).
+  nsqd_process second;
+  held_listener http_taken(second.http_port());
+  second.start({"--cores=2"});
+  BOOST_TEST(second.http_port() != http_taken.port());
+  BOOST_TEST(http_get(second.http_port(), "/ping").body == "OK");
+  BOOST_TEST(second.stop() == 0);
+  BOOST_TEST(contains(read_file(second.log_path()), "listen tcp 127.0.0.1:" + std::to_string(http_taken.port()) +
+                                                        ": bind: address already in use"));
+}
+
 // After kill -9 the kernel tears the dead process's io_uring down asynchronously and holds its
 // listening sockets for tens of milliseconds; a start at once must still bind (issue 13).
 BOOST_AUTO_TEST_CASE(starts_right_after_kill_9) {
@@ -383,9 +405,13 @@ BOOST_AUTO_TEST_SUITE(config)
 BOOST_AUTO_TEST_CASE(config_file_sets_the_listen_addresses) {
   nsqd_process nsqd;
   std::string cfg = nsqd.dir().file("nsqd.toml");
-  write_file(cfg, "tcp_address = \"" + nsqd.tcp_address() + "\"\nhttp_address = \"" +
-                      nsqd.http_address() + "\"\n");
-  nsqd.start_exact({"--config=" + cfg, "--data-path=" + nsqd.data_path()}, nsqd.http_port());
+  start_on_free_ports(
+      [&] {
+        write_file(cfg, "tcp_address = \"" + nsqd.tcp_address() + "\"\nhttp_address = \"" +
+                            nsqd.http_address() + "\"\n");
+        nsqd.start_exact({"--config=" + cfg, "--data-path=" + nsqd.data_path()}, nsqd.http_port());
+      },
+      [&](std::uint16_t taken) { return nsqd.pick_ports_if_own(taken); });
   wire_client c(nsqd.tcp_port());
   c.send_magic();
   c.send_command("FOO");
@@ -398,11 +424,15 @@ BOOST_AUTO_TEST_CASE(a_flag_beats_the_config_file) {
   std::uint16_t file_port = free_port();
   while (file_port == nsqd.http_port() || file_port == nsqd.tcp_port()) file_port = free_port();
   std::string cfg = nsqd.dir().file("nsqd.toml");
-  write_file(cfg, "tcp_address = \"" + nsqd.tcp_address() + "\"\nhttp_address = \"127.0.0.1:" +
-                      std::to_string(file_port) + "\"\n");
-  nsqd.start_exact({"--config=" + cfg, "--http-address=" + nsqd.http_address(),
-                    "--data-path=" + nsqd.data_path()},
-                   nsqd.http_port());
+  start_on_free_ports(
+      [&] {
+        write_file(cfg, "tcp_address = \"" + nsqd.tcp_address() + "\"\nhttp_address = \"127.0.0.1:" +
+                            std::to_string(file_port) + "\"\n");
+        nsqd.start_exact({"--config=" + cfg, "--http-address=" + nsqd.http_address(),
+                          "--data-path=" + nsqd.data_path()},
+                         nsqd.http_port());
+      },
+      [&](std::uint16_t taken) { return nsqd.pick_ports_if_own(taken); });
   BOOST_TEST(http_get(nsqd.http_port(), "/ping").body == "OK");
   BOOST_TEST(!port_accepts(file_port));
   BOOST_TEST(nsqd.stop() == 0);

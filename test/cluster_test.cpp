@@ -19,16 +19,14 @@
 //   from the three.
 //
 // Every case is skipped where NSQ_UPSTREAM_BIN is not set. All processes run on free loopback
-// ports and are stopped at the end of each case.
+// ports (picked again when another program takes one first: start_on_free_ports) and are
+// stopped at the end of each case.
 
 #include <boost/json.hpp>
-#include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -63,23 +61,6 @@ bool eventually(milliseconds timeout, F&& ok) {
     }
     if (d.passed()) return false;
     std::this_thread::sleep_for(100ms);
-  }
-}
-
-// The running test case has failed so far.
-bool case_failed() {
-  try {
-    return !ut::results_collector.results(ut::framework::current_test_case().p_id).passed();
-  } catch (...) {
-    return false;
-  }
-}
-
-// A free port not in `taken` (then added to it): the ports of one cluster are all distinct.
-std::uint16_t distinct_port(std::set<std::uint16_t>& taken) {
-  for (;;) {
-    std::uint16_t p = free_port();
-    if (taken.insert(p).second) return p;
   }
 }
 
@@ -133,66 +114,49 @@ std::vector<std::string> strings(const json::value& list) {
 
 // ---- upstream daemons -----------------------------------------------------------------------
 
-// One upstream daemon with an HTTP port (nsqlookupd, nsqadmin), its output (every run of it)
-// in its own file. Prints that output if the test case fails.
+// One upstream daemon that answers /ping (nsqlookupd, nsqadmin), run through an nsqd_process
+// (log file, printed if the case fails; /ping wait; kill at the end) on its ports:
+// --http-address=127.0.0.1:http_port(), and --tcp-address=127.0.0.1:tcp_port() if `tcp`.
 class upstream_daemon {
  public:
-  upstream_daemon(std::string program, std::vector<std::string> args, std::uint16_t http_port)
-      : _program(std::move(program)),
-        _args(std::move(args)),
-        _http_port(http_port),
-        _dir("nsq-" + _program),
-        _log_path(_dir.file(_program + ".log")) {}
+  upstream_daemon(const std::string& program, bool tcp, std::vector<std::string> args)
+      : _process(*upstream_bin() + "/" + program), _tcp(tcp), _args(std::move(args)) {}
 
-  ~upstream_daemon() {
-    if (std::uncaught_exceptions() > 0 || case_failed())
-      std::cerr << "==== " << _program << " log ====\n" << log() << "==== end of " << _program << " log ====\n";
-  }
-
-  // Spawns it (again, on the same ports) and waits for GET /ping -> 200.
+  // Spawns it and waits for GET /ping -> 200; on fresh ports if another program took one first.
   void start() {
-    if (_child && _child->running()) throw std::logic_error(_program + " is already running");
-    _child.reset();
-    std::vector<std::string> argv{*upstream_bin() + "/" + _program};
-    argv.insert(argv.end(), _args.begin(), _args.end());
-    std::ofstream(_log_path, std::ios::app) << "---- start\n";
-    _child.emplace(argv, _log_path);
-    bool ready = eventually(10s, [&] {
-      if (!_child->running()) throw std::runtime_error(_program + " exited:\n" + log());
-      return http_get(_http_port, "/ping", 1s).status == 200;
-    });
-    if (!ready) throw std::runtime_error(_program + " did not answer /ping:\n" + log());
+    start_on_free_ports([&] { restart(); }, [&](std::uint16_t taken) { return _process.pick_ports_if_own(taken); });
+  }
+  // Spawns it again on the same ports, and waits for GET /ping -> 200. No fresh ports here:
+  // the nodes know these (should another program take one meanwhile, the start fails).
+  void restart() {
+    std::vector<std::string> args{"--http-address=" + _process.http_address()};
+    if (_tcp) args.push_back("--tcp-address=" + _process.tcp_address());
+    args.insert(args.end(), _args.begin(), _args.end());
+    _process.start_exact(args, http_port());
   }
 
-  int stop() { return _child ? _child->stop(SIGTERM, 10s) : -1; }
-  std::uint16_t http_port() const { return _http_port; }
-  std::string log() const { return read_file(_log_path); }
+  int stop() { return _process.stop(SIGTERM, 10s); }
+  std::uint16_t tcp_port() const { return _process.tcp_port(); }
+  std::uint16_t http_port() const { return _process.http_port(); }
+  std::string log() const { return read_file(_process.log_path()); }  // every run's output
 
  private:
-  std::string _program;
+  nsqd_process _process;
+  bool _tcp;
   std::vector<std::string> _args;
-  std::uint16_t _http_port;
-  temp_dir _dir;
-  std::string _log_path;
-  std::optional<child_process> _child;
 };
 
 // ---- the cluster ----------------------------------------------------------------------------
 
-// nsqlookupd and our nsqd nodes (--cores=1, 2, 4), all on distinct free loopback ports.
+// nsqlookupd and our nsqd nodes (--cores=1, 2, 4), each on free loopback ports of its own
+// (two of them picked alike are told apart at start: the later one gets fresh ones).
 class cluster {
  public:
   explicit cluster(const std::vector<int>& cores = {1, 2, 4}) {
-    for (std::size_t i = 0; i < cores.size() + 1; ++i) new_node_object();  // one spare for add_node()
-    lookupd_tcp_port = distinct_port(_taken);
-    const std::uint16_t http = distinct_port(_taken);
-    lookupd.emplace("nsqlookupd",
-                    std::vector<std::string>{"--tcp-address=127.0.0.1:" + std::to_string(lookupd_tcp_port),
-                                             "--http-address=127.0.0.1:" + std::to_string(http),
-                                             // nsqd asks /channels at this address (the default,
-                                             // the host name, need not be loopback)
-                                             "--broadcast-address=127.0.0.1"},
-                    http);
+    // One spare for add_node().
+    for (std::size_t i = 0; i < cores.size() + 1; ++i) nodes.push_back(std::make_unique<nsqd_process>());
+    // nsqd asks /channels at its --broadcast-address (the default, the host name, need not be loopback).
+    lookupd.emplace("nsqlookupd", true, std::vector<std::string>{"--broadcast-address=127.0.0.1"});
     lookupd->start();
     for (std::size_t i = 0; i < cores.size(); ++i) start_node(*nodes[i], cores[i]);
   }
@@ -201,7 +165,7 @@ class cluster {
   nsqd_process& add_node(int cores) {
     nsqd_process& n = *nodes.back();
     start_node(n, cores);
-    new_node_object();
+    nodes.push_back(std::make_unique<nsqd_process>());
     return n;
   }
   // The started nodes (the spare is not one of them).
@@ -209,7 +173,7 @@ class cluster {
   nsqd_process& node(std::size_t i) { return *nodes.at(i); }
 
   std::uint16_t lookupd_http() const { return lookupd->http_port(); }
-  std::string lookupd_tcp_address() const { return "127.0.0.1:" + std::to_string(lookupd_tcp_port); }
+  std::string lookupd_tcp_address() const { return "127.0.0.1:" + std::to_string(lookupd->tcp_port()); }
   std::string lookupd_http_address() const { return "127.0.0.1:" + std::to_string(lookupd_http()); }
 
   std::set<std::string> ids(std::initializer_list<std::size_t> which) {
@@ -268,26 +232,13 @@ class cluster {
   }
 
   std::optional<upstream_daemon> lookupd;
-  std::uint16_t lookupd_tcp_port = 0;
 
  private:
-  void new_node_object() {
-    for (;;) {
-      auto n = std::make_unique<nsqd_process>();
-      if (_taken.count(n->tcp_port()) || _taken.count(n->http_port())) continue;  // picked twice
-      _taken.insert(n->tcp_port());
-      _taken.insert(n->http_port());
-      nodes.push_back(std::move(n));
-      return;
-    }
-  }
-
   void start_node(nsqd_process& n, int cores) {
     n.start({"--cores=" + std::to_string(cores), "--lookupd-tcp-address=" + lookupd_tcp_address(),
              "--broadcast-address=127.0.0.1"});
   }
 
-  std::set<std::uint16_t> _taken;
   std::vector<std::unique_ptr<nsqd_process>> nodes;
 };
 
@@ -395,7 +346,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_nsqlookupd_gets_everything_registered_again, *u
   // topic on node 1 (its /channels query fails; the topic is made anyway).
   BOOST_TEST(post(c.node(0).http_port(), "/channel/create?topic=" + topic + "&channel=D") == 200);
   pub_tcp(c.node(1).tcp_port(), "U", "made while nsqlookupd was down");
-  c.lookupd->start();  // same ports, no registrations
+  c.lookupd->restart();  // same ports, no registrations
 
   // Our nsqd notices on its 15 s ping tick (node 2, which has nothing else to say, only then)
   // and registers everything anew.
@@ -501,14 +452,9 @@ BOOST_AUTO_TEST_CASE(nsqadmin_lists_the_nodes, *ut::precondition(needs_upstream_
   cluster c;
   c.publish_and_register();
 
-  std::set<std::uint16_t> taken{c.lookupd_tcp_port, c.lookupd_http()};
-  for (std::size_t i = 0; i < c.size(); ++i) taken.insert({c.node(i).tcp_port(), c.node(i).http_port()});
-  const std::uint16_t admin_port = distinct_port(taken);
-  upstream_daemon admin("nsqadmin",
-                        {"--http-address=127.0.0.1:" + std::to_string(admin_port),
-                         "--lookupd-http-address=" + c.lookupd_http_address()},
-                        admin_port);
+  upstream_daemon admin("nsqadmin", false, {"--lookupd-http-address=" + c.lookupd_http_address()});
   admin.start();
+  const std::uint16_t admin_port = admin.http_port();
 
   auto nodes = get_json(admin_port, "/api/nodes");
   BOOST_TEST_REQUIRE(nodes.has_value());

@@ -115,8 +115,7 @@ BOOST_DATA_TEST_CASE(v2_and_http_over_unix_sockets, bdata::make(shard_counts), c
 BOOST_AUTO_TEST_CASE(a_stale_socket_file_is_refused_as_upstream_does) {
   nsqd_process nsqd;
   const std::string tcp = nsqd.dir().file("tcp.sock");
-  nsqd.spawn(nsqd.args_with_defaults({"--cores=2", "--tcp-address=" + tcp}));
-  nsqd.wait_ready(nsqd.http_port());
+  nsqd.start({"--cores=2", "--tcp-address=" + tcp});
   nsqd.kill();  // a crash leaves the file behind
   BOOST_TEST(fs::exists(tcp));
   auto r = nsqd.run_to_exit({"--cores=2", "--tcp-address=" + tcp});

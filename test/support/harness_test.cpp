@@ -15,6 +15,7 @@
 #include <csignal>
 #include <filesystem>
 #include <functional>
+#include <set>
 #include <linux/io_uring.h>
 #include <thread>
 
@@ -293,22 +294,102 @@ BOOST_AUTO_TEST_CASE(wait_ready_times_out_on_a_silent_process) {
   BOOST_TEST(p.kill() == -SIGKILL);
 }
 
-BOOST_AUTO_TEST_CASE(wait_ready_returns_once_ping_answers) {
+BOOST_AUTO_TEST_CASE(wait_ready_takes_no_answer_from_another_process) {
   nsqd_process p("/bin/sh");
   p.spawn({"-c", "exec sleep 30"});
   std::string request;
   {
-    // A fake server on a port of its own that answers the first ping.
+    // A fake server in this process (not the child) that answers the first ping: as when
+    // another program took the child's port first.
     fake_peer server([&](int fd) {
       request = read_n(fd, 1);
       std::string more;
       while (!contains(request, "\r\n\r\n") && !(more = read_n(fd, 1)).empty()) request += more;
       write_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
     });
-    p.wait_ready(server.port(), 5s);
+    // Its 200 is not taken: wait_ready keeps asking (the next ping, never answered, times out).
+    BOOST_CHECK_THROW(p.wait_ready(server.port(), 300ms), std::runtime_error);
   }
   BOOST_TEST(request.starts_with("GET /ping HTTP/1.1\r\n"));
   BOOST_TEST(p.stop(SIGTERM) == -SIGTERM);
+}
+
+// Says what upstream's Go programs and our nsqd say when the port of --tcp-address is taken.
+const char* const port_taken_script = R"(#!/bin/sh
+for a; do case $a in --tcp-address=*) addr=${a#--tcp-address=};; esac; done
+echo "FATAL: listen ($addr) failed - listen tcp $addr: bind: address already in use"
+exit 1
+)";
+
+BOOST_AUTO_TEST_CASE(wait_ready_tells_a_port_taken_by_another_program) {
+  nsqd_process p("/bin/sh");
+  p.spawn({"-c", "echo 'listen tcp 127.0.0.1:4567: bind: address already in use'; exit 1"});
+  try {
+    p.wait_ready(p.http_port(), 5s);
+    BOOST_TEST(false, "no error");
+  } catch (const port_taken_error& e) {
+    BOOST_TEST(e.port() == 4567);
+    BOOST_TEST(contains(e.what(), "exited (code 1)"));
+  }
+  p.spawn({"-c", "echo 'listen unix /x: bind: address already in use'; exit 1"});  // no port: no retry
+  try {
+    p.wait_ready(p.http_port(), 5s);
+    BOOST_TEST(false, "no error");
+  } catch (const port_taken_error&) {
+    BOOST_TEST(false, "a port_taken_error for a unix socket");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(contains(e.what(), "exited (code 1)"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(start_picks_fresh_ports_only_for_its_own) {
+  temp_dir dir("harness");
+  write_file(dir.file("taken.sh"), port_taken_script);
+  BOOST_TEST_REQUIRE(::chmod(dir.file("taken.sh").c_str(), 0755) == 0);
+  auto starts = [](const nsqd_process& p) {
+    std::string log = read_file(p.log_path());
+    std::size_t n = 0;
+    for (auto at = log.find("---- exec: "); at != std::string::npos; at = log.find("---- exec: ", at + 1)) ++n;
+    return n;
+  };
+  {
+    // Its own tcp port "taken" every time: five starts, each on fresh ports, then the error.
+    nsqd_process p(dir.file("taken.sh"));
+    std::set<std::uint16_t> ports;
+    BOOST_CHECK_THROW(p.start(), port_taken_error);
+    BOOST_TEST(starts(p) == 5u);
+    std::string log = read_file(p.log_path());
+    for (auto at = log.find("--tcp-address=127.0.0.1:"); at != std::string::npos;
+         at = log.find("--tcp-address=127.0.0.1:", at + 1))
+      ports.insert(std::uint16_t(std::stoul(log.substr(at + 24))));
+    BOOST_TEST(ports.size() == 5u);
+  }
+  {
+    // A port the test passed itself (its own tcp_address() included): no second start.
+    nsqd_process p(dir.file("taken.sh"));
+    BOOST_CHECK_THROW(p.start({"--tcp-address=" + p.tcp_address()}), port_taken_error);
+    BOOST_TEST(starts(p) == 1u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(start_on_free_ports_gives_up_after_its_attempts) {
+  int runs = 0, repicks = 0;
+  auto taken = [&] {
+    ++runs;
+    throw port_taken_error(1234, "taken");
+  };
+  BOOST_CHECK_THROW(start_on_free_ports(taken, [&](std::uint16_t p) { return ++repicks, p == 1234; }, 3),
+                    port_taken_error);
+  BOOST_TEST(runs == 3);
+  BOOST_TEST(repicks == 2);
+  runs = 0;
+  BOOST_CHECK_THROW(start_on_free_ports(taken, [](std::uint16_t) { return false; }), port_taken_error);
+  BOOST_TEST(runs == 1);
+  runs = 0;
+  start_on_free_ports([&] { if (++runs < 3) throw port_taken_error(1, "taken"); }, [](std::uint16_t) { return true; });
+  BOOST_TEST(runs == 3);
+  BOOST_CHECK_THROW(start_on_free_ports([] { throw std::runtime_error("other"); }, [](std::uint16_t) { return true; }),
+                    std::runtime_error);
 }
 
 BOOST_AUTO_TEST_CASE(output_is_per_child_and_the_log_keeps_all) {

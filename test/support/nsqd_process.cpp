@@ -18,12 +18,15 @@
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -59,6 +62,13 @@ std::optional<std::string> flag_value(const std::vector<std::string>& args, std:
   return value;
 }
 
+// `args` sets flag `name` (in any Go spelling: -x, --x, -x=v, --x v).
+bool sets_flag(const std::vector<std::string>& args, std::string_view name) {
+  for (const auto& a : args)
+    if (flag_name(a) == name) return true;
+  return false;
+}
+
 std::string join(const std::vector<std::string>& args) {
   std::string out;
   for (const auto& a : args) {
@@ -91,6 +101,44 @@ bool current_test_failed() {
 
 void write_all(int fd, const char* s) { (void)!::write(fd, s, std::strlen(s)); }
 
+// The port of a failed TCP listen in a child's output: "listen tcp 127.0.0.1:4150: bind:
+// address already in use", as upstream's Go programs and our nsqd say it.
+std::optional<std::uint16_t> port_in_use(const std::string& output) {
+  static const std::regex in_use(R"(listen tcp \S*:([0-9]+): bind: address already in use)");
+  std::smatch m;
+  if (!std::regex_search(output, m, in_use)) return std::nullopt;
+  return std::uint16_t(std::stoul(m[1]));
+}
+
+// Process `pid` holds a TCP socket listening on `port` (on any local address): found by the
+// socket inodes of the listeners in /proc/net/tcp{,6} among the links in /proc/<pid>/fd. A
+// ping answered on a port the child was to take proves nothing when another program took
+// the port first: that one may answer while the child is still failing to bind.
+bool listens_on(pid_t pid, std::uint16_t port) {
+  char port_hex[8];
+  std::snprintf(port_hex, sizeof port_hex, ":%04X", unsigned(port));
+  std::set<std::string> sockets;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::istringstream lines(read_file(table));
+    std::string line;
+    std::getline(lines, line);  // the heading
+    while (std::getline(lines, line)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+      std::istringstream f(line);
+      std::string sl, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      f >> sl >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+      if (state == "0A" && local.ends_with(port_hex)) sockets.insert("socket:[" + inode + "]");  // 0A: LISTEN
+    }
+  }
+  std::error_code ec;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code link_ec;
+    auto target = std::filesystem::read_symlink(fd.path(), link_ec);
+    if (!link_ec && sockets.count(target.string())) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string nsqd_binary() {
@@ -110,6 +158,25 @@ std::string nsqd_binary() {
 std::uint16_t free_port() {
   held_listener probe;
   return probe.port();
+}
+
+// Why: a port from free_port() is free when chosen, yet the child binds it only later; any
+// other program may bind it in between (the ASan suites of tools/test.sh run in two lanes at
+// once, each starting daemons on such ports). Reserving the port is impossible for upstream's
+// programs, so the launcher notices the loss and starts again on fresh ports.
+void start_on_free_ports(const std::function<void()>& start, const std::function<bool(std::uint16_t)>& repick,
+                         int attempts) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      start();
+      return;
+    } catch (const port_taken_error& e) {
+      if (attempt >= attempts || !repick(e.port())) throw;
+      std::cerr << "start_on_free_ports: port " << e.port() << " was taken by another program before the child"
+                << " bound it; starting again on fresh ports (attempt " << attempt + 1 << " of " << attempts
+                << ")\n";
+    }
+  }
 }
 
 held_listener::held_listener(std::uint16_t port) {
@@ -356,6 +423,16 @@ nsqd_process::nsqd_process(std::string binary)
       _data_path(_dir.file("data")),
       _log_path(_dir.file("nsqd.log")) {
   if (::mkdir(_data_path.c_str(), 0755) != 0) throw sys_error("mkdir " + _data_path);
+  pick_ports();
+}
+
+bool nsqd_process::pick_ports_if_own(std::uint16_t taken) {
+  if (taken != _tcp_port && taken != _http_port && taken != _https_port) return false;
+  pick_ports();
+  return true;
+}
+
+void nsqd_process::pick_ports() {
   _tcp_port = free_port();
   do {
     _http_port = free_port();
@@ -370,7 +447,9 @@ nsqd_process::~nsqd_process() {
     std::string log = read_file(_log_path);
     constexpr std::size_t tail = 8192;
     if (log.size() > tail) log = "...\n" + log.substr(log.size() - tail);
-    std::cerr << "==== nsqd log (" << _log_path << ") ====\n" << log << "==== end of nsqd log ====\n";
+    const std::string program = std::filesystem::path(_binary).filename().string();
+    std::cerr << "==== " << program << " log (" << _log_path << ") ====\n"
+              << log << "==== end of " << program << " log ====\n";
   }
   _child.reset();  // kills and reaps before the temp dir goes
 }
@@ -380,11 +459,7 @@ std::string nsqd_process::http_address() const { return "127.0.0.1:" + std::to_s
 std::string nsqd_process::https_address() const { return "127.0.0.1:" + std::to_string(_https_port); }
 
 std::vector<std::string> nsqd_process::args_with_defaults(const std::vector<std::string>& extra) const {
-  auto sets = [&extra](std::string_view name) {
-    for (const auto& a : extra)
-      if (flag_name(a) == name) return true;
-    return false;
-  };
+  auto sets = [&extra](std::string_view name) { return sets_flag(extra, name); };
   std::vector<std::string> args;
   if (!sets("tcp-address")) args.push_back("--tcp-address=" + tcp_address());
   if (!sets("http-address")) args.push_back("--http-address=" + http_address());
@@ -406,13 +481,24 @@ void nsqd_process::spawn(const std::vector<std::string>& args) {
 }
 
 void nsqd_process::start(const std::vector<std::string>& extra) {
-  auto args = args_with_defaults(extra);
-  std::string http = flag_value(args, "http-address").value_or("");
-  auto colon = http.rfind(':');
-  if (colon == std::string::npos || colon + 1 == http.size())
-    throw std::logic_error("nsqd_process::start: no HTTP port to ping in '" + http +
-                           "'; use spawn() or start_exact()");
-  start_exact(args, std::uint16_t(std::stoul(http.substr(colon + 1))));
+  auto once = [&] {
+    auto args = args_with_defaults(extra);
+    std::string http = flag_value(args, "http-address").value_or("");
+    auto colon = http.rfind(':');
+    if (colon == std::string::npos || colon + 1 == http.size())
+      throw std::logic_error("nsqd_process::start: no HTTP port to ping in '" + http +
+                             "'; use spawn() or start_exact()");
+    start_exact(args, std::uint16_t(std::stoul(http.substr(colon + 1))));
+  };
+  // Only the ports args_with_defaults filled in are ours to change; one that `extra` sets is
+  // the test's, perhaps taken on purpose.
+  auto repick = [&](std::uint16_t taken) {
+    const bool explicit_port = (taken == _tcp_port && sets_flag(extra, "tcp-address")) ||
+                               (taken == _http_port && sets_flag(extra, "http-address")) ||
+                               (taken == _https_port && sets_flag(extra, "https-address"));
+    return !explicit_port && pick_ports_if_own(taken);
+  };
+  start_on_free_ports(once, repick);
 }
 
 void nsqd_process::start_exact(const std::vector<std::string>& args, std::uint16_t ping_port) {
@@ -426,15 +512,20 @@ void nsqd_process::wait_ready(std::uint16_t ping_port, milliseconds timeout) {
   std::string last = "no answer";
   for (;;) {
     if (auto code = _child->wait_for(0ms)) {
-      throw std::runtime_error("nsqd exited (code " + std::to_string(*code) +
-                               ") before answering GET /ping; its output:\n" + output());
+      const std::string out = output();
+      const std::string what =
+          "nsqd exited (code " + std::to_string(*code) + ") before answering GET /ping; its output:\n" + out;
+      if (auto port = port_in_use(out)) throw port_taken_error(*port, what);
+      throw std::runtime_error(what);
     }
     try {
       auto r = http_get(ping_port, "/ping", 1s);
-      if (r.status == 200) return;
       // --tls-required=true: plain HTTP refuses every request, /ping included, once serving.
-      if (r.status == 403 && r.body.find(R"("message": "TLS_REQUIRED")") != std::string::npos) return;
-      last = "status " + std::to_string(r.status) + " body '" + r.body + "'";
+      const bool ready =
+          r.status == 200 || (r.status == 403 && r.body.find(R"("message": "TLS_REQUIRED")") != std::string::npos);
+      if (ready && listens_on(_child->pid(), ping_port)) return;
+      last = ready ? "answered by another program, not the child" :
+                     "status " + std::to_string(r.status) + " body '" + r.body + "'";
     } catch (const wire_error& e) {
       last = e.what();
     }

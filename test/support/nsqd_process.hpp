@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,31 @@ using std::chrono::milliseconds;
 std::string nsqd_binary();
 
 // A loopback TCP port that was free a moment ago (bound to 127.0.0.1:0, then released).
+// Not reserved: a child started on it later may find that another program (a test suite
+// running beside this one, say) took it first. Launchers start such children through
+// start_on_free_ports, which picks again then.
 std::uint16_t free_port();
+
+// A child exited at start-up because a TCP port it was to listen on was in use: its output
+// says "listen tcp <host>:<port>: bind: address already in use" (the words of upstream's Go
+// programs, and of ours). Thrown by nsqd_process::wait_ready.
+class port_taken_error : public std::runtime_error {
+ public:
+  port_taken_error(std::uint16_t port, const std::string& what) : std::runtime_error(what), _port(port) {}
+  std::uint16_t port() const { return _port; }
+
+ private:
+  std::uint16_t _port;
+};
+
+// The one way to start a child on ports from free_port(). `start` spawns it on the current
+// ports and waits until it is ready (nsqd_process::start_exact). When that throws
+// port_taken_error, `repick(port)` is asked: if the launcher chose that port itself, it picks
+// fresh ports and returns true, and `start` runs again (at most `attempts` runs in all); it
+// returns false for a port the test passed on purpose (a "port in use" test), and the error
+// goes on at once.
+void start_on_free_ports(const std::function<void()>& start, const std::function<bool(std::uint16_t)>& repick,
+                         int attempts = 5);
 
 // A TCP socket listening on 127.0.0.1 (port 0 = any free port), without SO_REUSEPORT, so
 // that nobody else can listen on that port while it lives. For "port already in use" tests.
@@ -174,7 +199,9 @@ void forbid_io_uring();
 // At most one child at a time; after stop(), start() again restarts on the same data dir and
 // ports (for persistence tests). The destructor kills the child; if the running Boost.Test
 // case has failed by then (or an exception is unwinding), it prints the log's tail to stderr.
-// Ports come from free_port(): free when chosen, not reserved.
+// Ports come from free_port(): free when chosen, not reserved. start() picks fresh ones when
+// another program took one of its own first (see start_on_free_ports), so read the ports
+// after start(); a restart on the same ports (persistence tests) may move them too.
 class nsqd_process {
  public:
   // `binary` defaults to nsqd_binary().
@@ -200,16 +227,26 @@ class nsqd_process {
   // Runs between fork and exec of every later spawn (see child_process::child_setup).
   void set_child_setup(child_process::child_setup setup) { _setup = std::move(setup); }
 
+  // Fresh ports from free_port() for tcp_port(), http_port() and https_port(), all distinct
+  // (the constructor's choice).
+  void pick_ports();
+  // A repick for start_on_free_ports: if `taken` is tcp_port(), http_port() or https_port(),
+  // pick_ports() and true; else false.
+  bool pick_ports_if_own(std::uint16_t taken);
+
   // Spawns nsqd with args_with_defaults(extra), then wait_ready() on the port of the final
-  // --http-address (http_port() unless `extra` sets its own).
+  // --http-address (http_port() unless `extra` sets its own). If another program took one of
+  // the ports filled in here (not one `extra` sets), starts again on fresh ones.
   void start(const std::vector<std::string>& extra = {});
   // Spawns nsqd with exactly `args`, then wait_ready(ping_port).
   void start_exact(const std::vector<std::string>& args, std::uint16_t ping_port);
   // Spawns nsqd with exactly `args`; does not wait for anything.
   void spawn(const std::vector<std::string>& args);
   // Polls GET /ping on 127.0.0.1:ping_port until 200 (or the 403 TLS_REQUIRED of
-  // --tls-required=true, which refuses plain HTTP). Throws std::runtime_error (with the
-  // exit code and the log) as soon as the child exits, or after `timeout`.
+  // --tls-required=true, which refuses plain HTTP) from a listener of the child's own (not
+  // from another program that holds the port). Throws std::runtime_error (with the exit code
+  // and the log) as soon as the child exits, port_taken_error if it exited because a port was
+  // in use, or after `timeout`.
   void wait_ready(std::uint16_t ping_port, milliseconds timeout = 15s);
 
   bool running();
