@@ -16,11 +16,14 @@ if [ -z "${NSQ_UPSTREAM_BIN:-}" ] && [ -x "$shared/upstream/bin/nsqd" ]; then
   export NSQ_UPSTREAM_BIN="$shared/upstream/bin"
 fi
 
-passed=0
-failed=0
-skipped=()
 log_dir=$root/build-test-logs
 rm -rf "$log_dir" && mkdir -p "$log_dir"
+# Every runner adds its counts here (one "passed failed" line each), so that suites running in
+# background lanes count too; the total is summed at the end.
+tally_file=$log_dir/tally
+: >"$tally_file"
+tally() { echo "$1 $2" >>"$tally_file"; }  # $1 passed, $2 failed
+skip() { echo "$1" >>"$log_dir/skipped"; }
 
 count_boost() {  # $1 = suite name, $2 = log file, $3 = exit code
   local p f k
@@ -28,10 +31,10 @@ count_boost() {  # $1 = suite name, $2 = log file, $3 = exit code
   f=$(grep -Eo '^ *[0-9]+ test cases? out of [0-9]+ (failed|aborted)' "$2" | awk '{s+=$1} END {print s+0}')
   k=$(grep -Eo '^ *[0-9]+ test cases? out of [0-9]+ skipped' "$2" | awk '{s+=$1} END {print s+0}')
   if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed before reporting
-  passed=$((passed + p)); failed=$((failed + f))
+  tally "$p" "$f"
   if [ "$k" -gt 0 ]; then
     printf '%-28s %4d passed, %4d failed, %4d SKIPPED (needs ../shared or NSQ_UPSTREAM_BIN)\n' "$1" "$p" "$f" "$k"
-    skipped+=("$1: $k")
+    skip "$1: $k"
   else
     printf '%-28s %4d passed, %4d failed\n' "$1" "$p" "$f"
   fi
@@ -45,16 +48,44 @@ build() {  # $1 = dir, rest = meson options
     tail -50 "$log_dir/build-$(basename "$dir").log"; return 1; }
 }
 
+run_suite() {  # $1 = build dir, $2 = label, $3 = test executable
+  local name rc
+  name=$(basename "$3")
+  NSQD_BINARY="$1/src/nsqd" timeout 600 "$3" --report_level=short --log_level=error \
+    >"$log_dir/$2-$name.log" 2>&1
+  rc=$?
+  count_boost "$2/$name" "$log_dir/$2-$name.log" "$rc"
+  [ "$rc" -eq 0 ] || tail -40 "$log_dir/$2-$name.log"
+}
+
+all_suites() {  # $1 = build dir
+  ls "$1"/test/*_test "$1"/tools/bench_test "$1"/tools/nsq_bench/nsq_bench_test
+}
+
 run_suites() {  # $1 = build dir, $2 = label
-  local dir=$1 label=$2 exe name rc
-  for exe in "$dir"/test/*_test "$dir"/tools/bench_test "$dir"/tools/nsq_bench/nsq_bench_test; do
-    name=$(basename "$exe")
-    NSQD_BINARY="$dir/src/nsqd" timeout 600 "$exe" --report_level=short --log_level=error \
-      >"$log_dir/$label-$name.log" 2>&1
-    rc=$?
-    count_boost "$label/$name" "$log_dir/$label-$name.log" "$rc"
-    [ "$rc" -eq 0 ] || tail -40 "$log_dir/$label-$name.log"
+  local exe
+  for exe in $(all_suites "$1"); do run_suite "$1" "$2" "$exe"; done
+}
+
+# The sanitizer build's suites in two lanes at once: most of their time is waiting (restarts,
+# timeouts, intervals), so the second lane takes the suites that wait longest. The fairness
+# and order checks of one_queue_test run alone afterwards: they measure shares between
+# consumers and want the machine to themselves.
+waiting_suites='persist_test|lookup_test|descriptors_test|cluster_test|package_test'
+alone_suites='one_queue_test'
+run_suites_in_lanes() {  # $1 = build dir, $2 = label
+  local exe lane1=() lane2=() alone=()
+  for exe in $(all_suites "$1"); do
+    if [[ "$(basename "$exe")" =~ ^($alone_suites)$ ]]; then alone+=("$exe")
+    elif [[ "$(basename "$exe")" =~ ^($waiting_suites)$ ]]; then lane2+=("$exe")
+    else lane1+=("$exe"); fi
   done
+  ( for exe in "${lane2[@]}"; do run_suite "$1" "$2" "$exe"; done ) >"$log_dir/lane2.out" 2>&1 &
+  local lane2_pid=$!
+  for exe in "${lane1[@]}"; do run_suite "$1" "$2" "$exe"; done
+  wait "$lane2_pid"
+  cat "$log_dir/lane2.out"
+  for exe in "${alone[@]}"; do run_suite "$1" "$2" "$exe"; done
 }
 
 # The upstream conformance suite, whole. Cases of features not built yet are listed here and
@@ -66,7 +97,7 @@ run_conformance() {  # $1 = nsqd binary, $2 = label, $3 = extra args
   local out line name p=0 f=0 k=0 pattern
   if [ ! -f "$shared/conformance/nsq_conformance.py" ]; then
     printf '%-28s SKIPPED (no conformance suite at %s)\n' "conformance $2" "$shared"
-    skipped+=("conformance $2"); return
+    skip "conformance $2"; return
   fi
   pattern='^$'   # matches no case name
   [ ${#not_built[@]} -eq 0 ] || pattern=$(IFS='|'; echo "^(${not_built[*]})")
@@ -80,16 +111,16 @@ run_conformance() {  # $1 = nsqd binary, $2 = label, $3 = extra args
         if [[ "$name" =~ $pattern ]]; then k=$((k + 1)); else f=$((f + 1)); echo "$2 $line"; fi ;;
     esac
   done <<<"$out"
-  passed=$((passed + p)); failed=$((failed + f))
+  tally "$p" "$f"
   printf '%-28s %4d passed, %4d failed, %4d not built yet\n' "conformance $2" "$p" "$f" "$k"
 }
 
 run_interop() {  # $1 = nsqd binary, $2 = label, $3 = extra args
   local out p f
-  if ! command -v node >/dev/null; then echo "interop: node is missing"; failed=$((failed + 1)); return; fi
+  if ! command -v node >/dev/null; then echo "interop: node is missing"; tally 0 1; return; fi
   if [ ! -d test/interop/node_modules ]; then
     (cd test/interop && npm ci --no-audit --no-fund >"$log_dir/npm.log" 2>&1) || {
-      tail -20 "$log_dir/npm.log"; failed=$((failed + 1)); return; }
+      tail -20 "$log_dir/npm.log"; tally 0 1; return; }
   fi
   out=$(cd test/interop && NSQD_BINARY="$1" NSQD_EXTRA_ARGS="$3" timeout 300 \
         node --test --test-reporter=tap 2>&1)
@@ -97,7 +128,7 @@ run_interop() {  # $1 = nsqd binary, $2 = label, $3 = extra args
   p=$(echo "$out" | sed -n 's/^# pass \([0-9]*\)$/\1/p'); f=$(echo "$out" | sed -n 's/^# fail \([0-9]*\)$/\1/p')
   [ -n "$p" ] || { p=0; f=1; echo "$out" | tail -30; }
   [ "${f:-0}" -eq 0 ] || echo "$out" | grep -B2 -A15 '^not ok' | head -60
-  passed=$((passed + p)); failed=$((failed + ${f:-0}))
+  tally "$p" "${f:-0}"
   printf '%-28s %4d passed, %4d failed\n' "interop/nsqjs $2" "$p" "${f:-0}"
 }
 
@@ -109,7 +140,7 @@ run_layout() {
   f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
   [ -n "$p" ] || { p=0; f=1; }
   [ "$f" -eq 0 ] || echo "$out" | grep -v ' passed, '
-  passed=$((passed + p)); failed=$((failed + f))
+  tally "$p" "$f"
   printf '%-28s %4d passed, %4d failed\n' "layout" "$p" "$f"
 }
 
@@ -131,12 +162,13 @@ run_interop "$root/build/src/nsqd" "cores=4" "--cores=4"
 wait "$asan_build"
 if [ "$(cat "$log_dir/asan-build.status" 2>/dev/null)" = 0 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_suites build-asan asan
+    run_suites_in_lanes build-asan asan
 else
   echo "asan: the sanitizer build failed"
-  failed=$((failed + 1))
+  tally 0 1
 fi
 
-[ ${#skipped[@]} -eq 0 ] || echo "SKIPPED: ${skipped[*]}"
+[ ! -s "$log_dir/skipped" ] || echo "SKIPPED: $(paste -sd' ' "$log_dir/skipped")"
+read -r passed failed < <(awk '{p+=$1; f+=$2} END {print p+0, f+0}' "$tally_file")
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
