@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -155,7 +156,26 @@ std::string nsqd_binary() {
   throw std::runtime_error("nsqd binary not found: set NSQD_BINARY (meson test does)");
 }
 
+// Picked at random below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768
+// and up by default), which every connect() and bind(0) on the machine draws from: a suite
+// that opens thousands of connections beside ours would otherwise take, for its clients'
+// ends, ports we picked before our child binds them. bind(0) only where that range leaves
+// too little room below it.
 std::uint16_t free_port() {
+  constexpr int lowest = 10000;
+  static std::mt19937 random(std::random_device{}());
+  int ephemeral_low = 0;
+  std::istringstream(read_file("/proc/sys/net/ipv4/ip_local_port_range")) >> ephemeral_low;
+  if (ephemeral_low > lowest + 1000) {
+    std::uniform_int_distribution<int> pick(lowest, ephemeral_low - 1);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      try {
+        held_listener probe(std::uint16_t(pick(random)));
+        return probe.port();
+      } catch (const std::runtime_error&) {  // in use: another one
+      }
+    }
+  }
   held_listener probe;
   return probe.port();
 }

@@ -41,8 +41,8 @@ using std::chrono::milliseconds;
 // names an executable file.
 std::string nsqd_binary();
 
-// A loopback TCP port that was free a moment ago (bound to 127.0.0.1:0, then released).
-// Not reserved: a child started on it later may find that another program (a test suite
+// A loopback TCP port that was free a moment ago (bound, then released), below the kernel's
+// ephemeral range (see nsqd_process.cpp). Not reserved: a child started on it later may find that another program (a test suite
 // running beside this one, say) took it first. Launchers start such children through
 // start_on_free_ports, which picks again then.
 std::uint16_t free_port();
