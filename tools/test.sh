@@ -33,7 +33,7 @@ count_boost() {  # $1 = suite name, $2 = log file, $3 = exit code
   if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed before reporting
   tally "$p" "$f"
   if [ "$k" -gt 0 ]; then
-    printf '%-28s %4d passed, %4d failed, %4d SKIPPED (needs ../shared or NSQ_UPSTREAM_BIN)\n' "$1" "$p" "$f" "$k"
+    printf '%-28s %4d passed, %4d failed, %4d SKIPPED (a precondition not met: needs ../shared, NSQ_UPSTREAM_BIN or a release build; see its log)\n' "$1" "$p" "$f" "$k"
     skip "$1: $k"
   else
     printf '%-28s %4d passed, %4d failed\n' "$1" "$p" "$f"
