@@ -27,6 +27,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "broker/consumer.hpp"
@@ -357,8 +358,6 @@ class topic {
 
 // Most messages one steal takes from one other shard.
 inline constexpr std::size_t max_steal_batch = 1024;
-// Steals in a row that took nothing and started the next at once (channel::steal_ended).
-inline constexpr unsigned max_steals_in_vain = 3;
 // Queues opened or closed at once at start and stop (core::in_lanes).
 inline constexpr std::size_t disk_lanes = 64;
 // At least this much time between nsqd.dat writes while topics and channels keep changing
@@ -459,8 +458,7 @@ class broker_shard {
   std::vector<part_key> part_keys() const;
   // The part's disk queue; null when the part is gone or has none.
   std::shared_ptr<storage::disk_queue> part_disk(const part_key& key) const;
-  // Every disk queue of this shard's parts (only those with something to sync: `only_dirty`).
-  std::vector<std::shared_ptr<storage::disk_queue>> disks(bool only_dirty = false) const;
+  std::vector<std::shared_ptr<storage::disk_queue>> disks() const;  // of this shard's parts
   storage::disk_queue_limits disk_limits() const;
   // Something was put on a disk queue: publishers must commit() before answering OK.
   bool has_unflushed() const noexcept { return !_unflushed.empty(); }
@@ -469,7 +467,7 @@ class broker_shard {
   std::int64_t memory_limit() const noexcept;
   // Background disk work of parts, in run()'s group (nothing happens when it is not running).
   void empty_disk_later(std::shared_ptr<storage::disk_queue> q);
-  // After a flush or read: q's sync in the background when due; idle files noted (_idle_files).
+  // After a flush, read or release: q's sync when due and at the next tick; idle files noted.
   void sync_disk_later(const std::shared_ptr<storage::disk_queue>& q);
   core::task<void> remove_disk(std::shared_ptr<storage::disk_queue> q);
   void note_unflushed(const std::shared_ptr<storage::disk_queue>& q);
@@ -568,6 +566,8 @@ class broker_shard {
   core::event _commit_finished;
   std::deque<std::pair<std::uint64_t, int>> _commit_failures;  // recent failed batches
   storage::idle_files _idle_files;  // queues holding descriptors: closed when idle a tick
+  // Queues used since the last --sync-timeout tick: it syncs these, not all (sync_loop).
+  std::unordered_set<std::shared_ptr<storage::disk_queue>> _unsynced;
   topology_observer* _observer = nullptr;  // shard 0 only
   // Shard 0: new topics waiting for their observer's channels; later creators wait on the event.
   std::unordered_map<std::string, std::shared_ptr<core::event>> _topics_being_made;

@@ -12,6 +12,10 @@
 #include "model/names.hpp"
 
 namespace nsqd::broker {
+namespace {
+// Steals in a row that took nothing and started the next at once (channel::steal_ended).
+constexpr unsigned max_steals_in_vain = 3;
+}  // namespace
 
 std::int64_t unix_now_ns() noexcept {
   timespec ts{};
@@ -199,7 +203,10 @@ void channel::release_record(const message& m) {
   broker_shard& shard = _topic.shard();
   const unsigned origin = message_tag::origin(tag);
   if (origin == shard.shard_id()) {
-    if (_disk) _disk->release(message_tag::ticket(tag));
+    if (_disk) {
+      _disk->release(message_tag::ticket(tag));
+      shard.sync_disk_later(_disk);
+    }
     return;
   }
   if (origin >= _releases.size()) return;
