@@ -135,16 +135,17 @@ core::task<void> broker_shard::open_part_disk(broker_shard* b, std::string topic
   }
   topic* t = b->find_topic(topic_name);
   if (!t) co_return;
-  if (q->dirty()) b->_unsynced.insert(q);  // e.g. a crash's tail recovered: its meta is due
   if (channel_name) {
     channel* c = t->find_channel(*channel_name);
     if (!c || c->_disk) co_return;
+    if (q->dirty()) b->_unsynced.insert(q);  // e.g. a crash's tail recovered: its meta is due
     c->_disk = std::move(q);
     c->_journal = std::move(journal);
     c->pump();
     t->release_backlog();  // waited for this channel's queue
   } else {
     if (t->_disk) co_return;
+    if (q->dirty()) b->_unsynced.insert(q);
     t->_disk = std::move(q);
     t->_journal = std::move(journal);
     t->release_backlog();
