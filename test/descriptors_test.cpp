@@ -22,6 +22,7 @@
 #include <string>
 
 #include "test/support/nsqd_process.hpp"
+#include "test/support/process_figures.hpp"
 #include "test/support/wire_client.hpp"
 
 using namespace nsqd::test;
@@ -76,21 +77,6 @@ BOOST_AUTO_TEST_CASE(a_soft_limit_of_1024_is_raised_and_topics_on_disk_pass_it) 
   nsqd.start(args);
   BOOST_TEST((topics_and_depth(nsqd.http_port()) == std::pair<std::size_t, std::int64_t>{topics, topics}));
   BOOST_TEST(nsqd.stop(SIGTERM, 30s) == 0);
-}
-
-// Descriptors process `pid` holds now.
-std::size_t descriptors_of(pid_t pid) {
-  const auto dir = std::filesystem::path("/proc") / std::to_string(pid) / "fd";
-  return std::size_t(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()));
-}
-
-// Polls `done` every 50 ms until it holds or `limit` passes; whether it held.
-template <class Done>
-bool within(milliseconds limit, Done done) {
-  for (deadline d(limit);; std::this_thread::sleep_for(50ms)) {
-    if (done()) return true;
-    if (d.passed()) return false;
-  }
 }
 
 std::string file_text(const std::string& path) {

@@ -12,15 +12,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "test/support/nsqd_process.hpp"
+#include "test/support/process_figures.hpp"
 #include "test/support/wire_client.hpp"
 
 using namespace nsqd::test;
@@ -256,26 +255,6 @@ BOOST_AUTO_TEST_CASE(consumers_with_equal_rdy_get_even_shares) {
   BOOST_TEST(sum / rounds <= 0.50, "across shards, the worst shares are off the mean by "
                                        << int(100 * sum / rounds) << "% on average:" << all);
 }
-
-namespace {
-// The CPU time (user + system) the process has used so far, in clock ticks.
-long cpu_ticks(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  std::istringstream fields(line.substr(line.rfind(')') + 2));  // after "pid (comm) "
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; fields >> field; ++i) {  // field 3 is the state
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) {
-      stime = std::stol(field);
-      break;
-    }
-  }
-  return utime + stime;
-}
-}  // namespace
 
 // Consumers waiting on empty channel parts cost nothing: a part whose steal found nothing
 // anywhere stops asking (the shards asked tell it when they have work). Before, it asked

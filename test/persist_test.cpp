@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "test/support/nsqd_process.hpp"
+#include "test/support/process_figures.hpp"
 #include "test/support/wire_client.hpp"
 
 using namespace nsqd::test;
@@ -1063,21 +1064,22 @@ BOOST_AUTO_TEST_CASE(sync_timeout_writes_the_meta_file) {
       create_channel(nsqd, "st", "c");
       wire_client c = connect(nsqd);
       for (int i = 0; i < 3; ++i) pub(c, "st", "m" + std::to_string(i));
+      std::int64_t written = 0;  // bytes, over the shards' meta files
       auto depth_is = [&](std::int64_t want) {
-        deadline d(5s);
-        while (!d.passed()) {
+        return within(5s, [&] {
           std::vector<queue_meta> ms = metas_of(nsqd.data_path(), "st:c");
           std::int64_t depth = 0, unread = 0;
+          written = 0;
           for (const queue_meta& m : ms) {
             depth += m.depth;
             unread += m.read_file != m.write_file || m.read_pos != m.write_pos;
+            written += m.write_pos;
           }
-          if (!ms.empty() && depth == want && (want > 0 || unread == 0)) return true;
-          std::this_thread::sleep_for(20ms);
-        }
-        return false;
+          return !ms.empty() && depth == want && (want > 0 || unread == 0);
+        });
       };
       BOOST_TEST_REQUIRE(depth_is(3), "no meta file with depth 3 within 5 s");
+      BOOST_TEST(written == 3 * (4 + 26 + 2));
       wire_client consumer = subscribe(nsqd, "st", "c");
       BOOST_TEST_REQUIRE(receive(consumer, 3, 5s, 10s).size() == 3u);  // each FINed
       BOOST_TEST(depth_is(0), "the meta files still name records FINed (depth, read position)");

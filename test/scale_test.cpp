@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "test/support/nsqd_process.hpp"
+#include "test/support/process_figures.hpp"
 #include "test/support/wire_client.hpp"
 
 using namespace nsqd::test;
@@ -65,21 +66,6 @@ std::map<std::string, std::int64_t> depths(const json::value& s) {
       out[topic + "/" + std::string(c.at("channel_name").as_string())] = c.at("depth").to_number<std::int64_t>();
   }
   return out;
-}
-
-// VmRSS of the process, in kB (0 if unreadable).
-long resident_kb(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
-  return 0;
-}
-
-long open_descriptors(pid_t pid) {
-  long n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
-  return n;
 }
 
 // The shard that made a message id: with four shards, bits 10-11 of the raw id
@@ -359,11 +345,10 @@ void check_churn_leaves_nothing_behind(bool publish) {
   // up once (per-shard buffers, allocator arenas) and the comparison shows only growth.
   churn_result warm_up;
   churn_round(nsqd, 0, publish, warm_up);
-  deadline settled(10s);
-  while (topics_listed(nsqd) != 0 && !settled.passed()) std::this_thread::sleep_for(50ms);
+  within(10s, [&] { return topics_listed(nsqd) == 0; });
   const std::size_t baseline_topics = topics_listed(nsqd);
   BOOST_TEST(baseline_topics == 0u);
-  const long baseline_rss = resident_kb(pid), baseline_fds = open_descriptors(pid);
+  const long baseline_rss = resident_kb(pid), baseline_fds = long(descriptors_of(pid));
 
   const auto started = clock_type::now();
   churn_result r = churn(nsqd, 1, churn_duration(), publish);
@@ -374,12 +359,11 @@ void check_churn_leaves_nothing_behind(bool publish) {
   BOOST_TEST(r.connections >= clients_per_round);
 
   // Ephemeral channels go with their last client, topics with their last channel.
-  deadline gone(10s);
-  while ((topics_listed(nsqd) != baseline_topics || open_descriptors(pid) > baseline_fds + descriptor_slack) &&
-         !gone.passed())
-    std::this_thread::sleep_for(100ms);
+  within(10s, [&] {
+    return topics_listed(nsqd) == baseline_topics && long(descriptors_of(pid)) <= baseline_fds + descriptor_slack;
+  });
   const json::value after = stats(nsqd);
-  const long rss = resident_kb(pid), fds = open_descriptors(pid);
+  const long rss = resident_kb(pid), fds = long(descriptors_of(pid));
   BOOST_TEST_MESSAGE("RSS " << baseline_rss << " kB -> " << rss << " kB; descriptors " << baseline_fds << " -> " << fds);
   BOOST_TEST(after.at("topics").as_array().size() == baseline_topics,
              json::serialize(after.at("topics")).substr(0, 500));
