@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "core/file.hpp"
 #include "core/io.hpp"
 #include "core/log.hpp"
 #include "core/runtime.hpp"
@@ -248,31 +247,6 @@ CORO_TEST_CASE(in_lanes_runs_every_job_once_with_at_most_lanes_at_once) {
   BOOST_TEST(thrown);
   BOOST_TEST(running == 0);
   BOOST_TEST(done[5] == 0);
-}
-
-// read_file grows its buffer in steps (4 KB first): files of every size around the steps come
-// back whole, an empty one empty, a missing one as -ENOENT.
-CORO_TEST_CASE(read_file_returns_whole_files_of_any_size) {
-  char tmpl[] = "/tmp/nsqd-core-file-XXXXXX";
-  BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const int dir = ::open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  BOOST_REQUIRE(dir >= 0);
-  for (std::size_t size : {std::size_t(0), std::size_t(12), std::size_t(4096), std::size_t(4097),
-                           std::size_t(12 * 1024), std::size_t(300 * 1000)}) {
-    std::string bytes(size, '\0');
-    for (std::size_t i = 0; i < size; ++i) bytes[i] = char('a' + i % 23);
-    const std::string name = "f" + std::to_string(size);
-    BOOST_TEST(co_await write_file_atomically(dir, name, bytes, 0600) == 0);
-    std::string got = "left over";
-    BOOST_TEST(co_await read_file(dir, name, got) == 0);
-    BOOST_TEST(got.size() == size);
-    BOOST_TEST((got == bytes), "size " << size);
-    (void)::unlinkat(dir, name.c_str(), 0);
-  }
-  std::string none;
-  BOOST_TEST(co_await read_file(dir, "missing", none) == -ENOENT);
-  ::close(dir);
-  ::rmdir(tmpl);
 }
 
 BOOST_AUTO_TEST_CASE(never_awaited_task_frees_its_frame) {

@@ -1,10 +1,11 @@
 #include "core/file.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
-#include <random>
 
 #include "core/io.hpp"
 
@@ -24,9 +25,24 @@ task<int> write_all_inner(int fd, std::string_view bytes, std::uint64_t offset) 
   co_return 0;
 }
 
+// A name no other write uses at the same time (O_EXCL makes a clash an error, not a mix).
+std::string temporary_name(const std::string& name) {
+  std::uint64_t salt = 0;
+  if (::getrandom(&salt, sizeof salt, GRND_NONBLOCK) != sizeof salt) 
+    salt = std::uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+  return name + "." + std::to_string(salt) + ".tmp";
+}
+
+task<int> write_in_place_inner(int dirfd, std::string name, std::string_view bytes, mode_t mode) {
+  int fd = co_await openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) co_return fd;
+  int rc = co_await write_all_inner(fd, bytes, 0);
+  int closed = co_await close(fd);
+  co_return rc == 0 ? closed : rc;
+}
+
 task<int> write_atomically_inner(int dirfd, std::string name, std::string_view bytes, mode_t mode) {
-  std::random_device rd;
-  std::string tmp = name + "." + std::to_string(std::uint64_t(rd()) << 32 | rd()) + ".tmp";
+  std::string tmp = temporary_name(name);
   int fd = co_await openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) co_return fd;
   int rc = co_await write_all_inner(fd, bytes, 0);
@@ -72,6 +88,11 @@ task<int> write_all(int fd, std::string_view bytes, std::uint64_t offset) {
 
 task<int> write_file_atomically(int dirfd, std::string name, std::string_view bytes, mode_t mode) {
   int rc = co_await shielded(write_atomically_inner(dirfd, std::move(name), bytes, mode));
+  co_return rc;
+}
+
+task<int> write_file(int dirfd, std::string name, std::string_view bytes, mode_t mode) {
+  int rc = co_await shielded(write_in_place_inner(dirfd, std::move(name), bytes, mode));
   co_return rc;
 }
 

@@ -23,6 +23,11 @@ namespace nsqd::core {
 // The directory is not fsynced (as upstream).
 task<int> write_file_atomically(int dirfd, std::string name, std::string_view bytes, mode_t mode);
 
+// Writes `bytes` over `name` in place (created or truncated), without a fsync: only for a
+// file whose loss, or truncation by a crash, loses nothing (the meta file of a queue that
+// never held a message says what no file says). Three operations instead of five and a sync.
+task<int> write_file(int dirfd, std::string name, std::string_view bytes, mode_t mode);
+
 // Reads the whole of `name` (relative to `dirfd`) into `out`.
 task<int> read_file(int dirfd, std::string name, std::string& out);
 

@@ -114,7 +114,14 @@ core::task<int> disk_queue::impl::sync_now() {
   if (fd >= 0) rc = co_await core::fsync(fd);
   if (rc == 0 && !removed && (fd >= 0 || meta != meta_on_disk)) {
     may_have_files = true;
-    rc = co_await core::write_file_atomically(dirfd, meta_name(), meta, 0600);
+    // A queue that never held a message: its meta file says no more than its absence does,
+    // so a crash that loses or truncates it loses nothing and no fsync is owed (stopping a
+    // node with 10,000 new topics would otherwise fsync 20,000 files, 5 s here).
+    const bool never_held = written == disk_position{} && disk_depth == 0 && held.empty();
+    if (never_held)
+      rc = co_await core::write_file(dirfd, meta_name(), meta, 0600);
+    else
+      rc = co_await core::write_file_atomically(dirfd, meta_name(), meta, 0600);
     meta_on_disk = rc == 0 ? meta : std::string();
   }
   if (rc < 0) {
