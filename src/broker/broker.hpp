@@ -19,7 +19,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,6 +37,7 @@
 #include "broker/topology.hpp"
 #include "config/options.hpp"
 #include "core/event.hpp"
+#include "core/fifo.hpp"
 #include "core/log.hpp"
 #include "core/reactor.hpp"
 #include "core/task.hpp"
@@ -206,7 +206,7 @@ class channel {
   void close();   // the channel is being deleted: tells its consumers
   // Delivers the front of _queue to c; false (the message moved to _declined) if c's
   // sample rate declined it.
-  bool deliver_one(consumer& c, std::deque<message>& from);
+  bool deliver_one(consumer& c, core::fifo<message>& from);
   bool has_queued() const noexcept { return !_queue.empty() || !_from_disk.empty() || !_declined.empty(); }
   // ---- fair shares across shards (channel_share.cpp) ----
   // The rotation's length: local consumers, then one turn per hungry remote consumer.
@@ -235,8 +235,8 @@ class channel {
   topic& _topic;
   std::string _name;
   bool _ephemeral;
-  std::deque<message> _queue;      // keyed, oldest first (ordering.hpp)
-  std::deque<message> _from_disk;  // read back from disk: disk order, not keyed
+  core::fifo<message> _queue;      // keyed, oldest first (ordering.hpp)
+  core::fifo<message> _from_disk;  // read back from disk: disk order, not keyed
   std::shared_ptr<channel_heads> _heads;
   std::uint64_t _others_min = no_head;  // the other parts' oldest head when last looked
   unsigned _others_min_shard = 0;
@@ -246,7 +246,7 @@ class channel {
   std::size_t _timed_slot = no_slot;    // its place in broker_shard::timed_channels()
   // Messages a sampling consumer declined, offered only to the channel's other consumers
   // (quirk 5, fixed): the message and the id of the consumer that declined it last.
-  std::deque<std::pair<message, std::uint64_t>> _declined;
+  core::fifo<std::pair<message, std::uint64_t>> _declined;
   std::vector<consumer*> _consumers;
   size_t _next_consumer = 0;
   std::unordered_map<message_id, in_flight_entry> _in_flight;
@@ -259,7 +259,7 @@ class channel {
   struct remote_share {
     std::int64_t cap = 0;  // set aside at most this many (0: they want nothing)
     unsigned consumers = 0;
-    std::deque<message> reserved;
+    core::fifo<message> reserved;
   };
   std::vector<remote_share> _remote;
   bool _remote_wanting = false;          // some shard's cap > 0
@@ -347,7 +347,7 @@ class topic {
     std::optional<storage::deferred_journal::ref> journal = {};  // a DPUB's durable copy
   };
   void clear_backlog();
-  std::deque<waiting> _backlog;
+  core::fifo<waiting> _backlog;
   std::shared_ptr<storage::disk_queue> _disk;  // overflow of _backlog past --mem-queue-size
   std::shared_ptr<storage::deferred_journal> _journal;  // --durable-publish: copies of deferred _backlog
   bool _draining = false;             // a task moves the disk backlog to the channels
@@ -564,7 +564,7 @@ class broker_shard {
   std::uint64_t _commit_done = 0;   // batches below this are written (or failed)
   bool _committing = false;
   core::event _commit_finished;
-  std::deque<std::pair<std::uint64_t, int>> _commit_failures;  // recent failed batches
+  core::fifo<std::pair<std::uint64_t, int>> _commit_failures;  // recent failed batches
   storage::idle_files _idle_files;  // queues holding descriptors: closed when idle a tick
   // Queues used since the last --sync-timeout tick: it syncs these, not all (sync_loop).
   std::unordered_set<std::shared_ptr<storage::disk_queue>> _unsynced;

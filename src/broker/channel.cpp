@@ -214,7 +214,7 @@ void channel::release_record(const message& m) {
   shard.send_releases_later(*this);
 }
 
-bool channel::deliver_one(consumer& c, std::deque<message>& from) {
+bool channel::deliver_one(consumer& c, core::fifo<message>& from) {
   message m = std::move(from.front());
   from.pop_front();
   int rate = c.sample_rate();
@@ -290,7 +290,7 @@ void channel::deal() {
       ++idle;
       continue;
     }
-    std::deque<message>* from = nullptr;
+    core::fifo<message>* from = nullptr;
     if (!_queue.empty() && !blocked && !waiting) {
       switch (front_waits_for()) {
         case front_wait::nothing: from = &_queue; break;

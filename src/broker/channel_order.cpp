@@ -42,7 +42,7 @@ void channel::merge(std::vector<message> batch) {
   } else if (keyed.back().tag() <= _queue.front().tag()) {  // the usual case: older than ours
     for (auto it = keyed.rbegin(); it != keyed.rend(); ++it) _queue.push_front(std::move(*it));
   } else {
-    std::deque<message> merged;
+    core::fifo<message> merged;
     std::merge(std::make_move_iterator(_queue.begin()), std::make_move_iterator(_queue.end()),
                std::make_move_iterator(keyed.begin()), std::make_move_iterator(keyed.end()),
                std::back_inserter(merged), by_key);

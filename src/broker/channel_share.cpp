@@ -33,7 +33,7 @@ bool channel::deal_remote(std::size_t t) {
   if (s == _remote.size()) return false;
   remote_share& r = _remote[s];
   if (std::int64_t(r.reserved.size()) >= r.cap) return false;  // they have not come for it yet
-  std::deque<message>* from = !_queue.empty() ? &_queue : !_from_disk.empty() ? &_from_disk : nullptr;
+  core::fifo<message>* from = !_queue.empty() ? &_queue : !_from_disk.empty() ? &_from_disk : nullptr;
   if (!from) return false;
   message m = std::move(from->front());
   from->pop_front();

@@ -100,7 +100,7 @@ void topic::release_backlog() {
   // Not before every channel's disk queue is open: a message must not go from the topic's
   // disk (or journal) to a channel's memory only (open_part_disk calls again).
   if (_paused || _channels.empty() || !channels_disk_ready()) return;
-  std::deque<waiting> held;
+  core::fifo<waiting> held;
   held.swap(_backlog);
   for (waiting& w : held) {
     for (auto& [name, ch] : _channels) hand_over(*ch, w.msg, w.due);

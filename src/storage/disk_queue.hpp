@@ -62,7 +62,6 @@
 // shared_ptr) until every call it made has returned.
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <map>

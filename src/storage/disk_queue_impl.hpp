@@ -11,12 +11,12 @@
 #include <cinttypes>
 #include <coroutine>
 #include <cstdio>
-#include <deque>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/fifo.hpp"
 #include "core/io.hpp"
 #include "core/log.hpp"
 #include "core/task.hpp"
@@ -112,7 +112,7 @@ struct segment_reader {
 struct fifo_lock {
   bool busy = false;
   core::reactor* shard = nullptr;
-  std::deque<std::coroutine_handle<>> waiters;
+  core::fifo<std::coroutine_handle<>> waiters;
 
   struct acquire {
     fifo_lock& l;
@@ -187,7 +187,7 @@ struct disk_queue::impl {
     std::string bytes;
     std::int64_t count;
   };
-  std::deque<chunk> pending;
+  core::fifo<chunk> pending;
   std::int64_t pending_count = 0;  // includes the records a running flush carries
 
   int write_fd = -1;  // open on segment `written.file` (or -1)
@@ -207,7 +207,7 @@ struct disk_queue::impl {
     disk_position at;
     bool done;
   };
-  std::deque<unreleased> held;
+  core::fifo<unreleased> held;
   std::uint64_t first_ticket = 0;   // ticket of held.front()
   // Finished segments below this are deleted; those from here to the read segment wait for
   // their records to be released (deleted after a sync that no longer names them).
@@ -286,7 +286,7 @@ struct disk_queue::impl {
   core::task<int> write_chunk(const chunk& c);
   // A write failed: the records of this flush not yet on disk are dropped, later puts move up
   // behind what is on disk.
-  core::task<void> drop_failed(std::deque<chunk>& batch, int rc);
+  core::task<void> drop_failed(core::fifo<chunk>& batch, int rc);
 
   // ---- read ----
   core::task<std::vector<message>> read_locked(std::size_t max_records, std::size_t max_bytes,

@@ -51,7 +51,7 @@ std::string& disk_queue::impl::place(std::int64_t len, disk_position& at) {
 }
 
 void disk_queue::impl::replace_pending() {
-  std::deque<chunk> old;
+  core::fifo<chunk> old;
   old.swap(pending);
   pending_count = 0;
   logical = written;
@@ -229,7 +229,7 @@ core::task<std::int64_t> disk_queue::impl::count_records(std::int64_t file, std:
 }
 
 core::task<int> disk_queue::impl::flush_locked() {
-  std::deque<chunk> batch;
+  core::fifo<chunk> batch;
   batch.swap(pending);  // records put while this runs go to new chunks, for the next flush
   std::int64_t wrote = 0;
   while (!batch.empty()) {
@@ -263,7 +263,7 @@ core::task<int> disk_queue::impl::write_chunk(const chunk& c) {
   co_return rc;
 }
 
-core::task<void> disk_queue::impl::drop_failed(std::deque<chunk>& batch, int rc) {
+core::task<void> disk_queue::impl::drop_failed(core::fifo<chunk>& batch, int rc) {
   std::int64_t dropped = 0;
   for (const chunk& c : batch) dropped += c.count;
   pending_count -= dropped;

@@ -1,0 +1,95 @@
+#include <boost/test/unit_test.hpp>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "core/fifo.hpp"
+
+// core::fifo: a queue's order at both ends, no memory while empty, and its room given back
+// when it empties after holding more than a handful.
+
+using nsqd::core::fifo;
+
+BOOST_AUTO_TEST_SUITE(fifo_queue)
+
+BOOST_AUTO_TEST_CASE(holds_no_memory_until_the_first_push) {
+  fifo<std::string> q;
+  BOOST_TEST(q.empty());
+  BOOST_TEST(q.capacity() == 0u);
+  q.push_back("a");
+  BOOST_TEST(q.capacity() >= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(keeps_first_in_first_out_order_at_both_ends) {
+  fifo<int> q;
+  for (int i = 0; i < 1000; ++i) q.push_back(i);
+  q.push_front(-1);
+  BOOST_TEST(q.size() == 1001u);
+  BOOST_TEST(q.front() == -1);
+  BOOST_TEST(q.back() == 999);
+  q.insert(q.begin() + 2, 42);  // between 0 and 1
+  BOOST_TEST(q[2] == 42);
+  q.pop_front();
+  q.pop_front();
+  BOOST_TEST(q.front() == 42);
+  q.pop_front();
+  int expected = 1;
+  for (; !q.empty(); ++expected, q.pop_front()) BOOST_TEST(q.front() == expected);
+  BOOST_TEST(expected == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(gives_its_room_back_once_empty) {
+  fifo<std::unique_ptr<int>> q;
+  for (int i = 0; i < 100000; ++i) q.push_back(std::make_unique<int>(i));
+  BOOST_TEST(q.capacity() >= 100000u);
+  while (q.size() > 1) q.pop_front();
+  BOOST_TEST(q.capacity() >= 100000u);  // not while something is left
+  q.pop_front();
+  BOOST_TEST(q.capacity() == 0u);
+  for (int i = 0; i < 100000; ++i) q.push_back(std::make_unique<int>(i));
+  q.clear();
+  BOOST_TEST(q.capacity() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(keeps_a_small_room_for_a_trickle) {
+  // Two in, two out, over and over: emptied each round, the room is kept, not taken anew.
+  fifo<int> q;
+  std::size_t room = 0;
+  for (int round = 0; round < 1000; ++round) {
+    q.push_back(round);
+    q.push_back(round);
+    q.pop_front();
+    q.pop_front();
+    if (round == 0) room = q.capacity();
+    BOOST_TEST(q.capacity() == room);
+  }
+  BOOST_TEST(room >= 2u);
+  BOOST_TEST(room <= fifo<int>::kept_when_empty);
+}
+
+BOOST_AUTO_TEST_CASE(a_trickle_through_a_long_lived_queue_stays_small) {
+  // Pushes at the back and pops at the front for ever: the buffer is reused (relocated), not
+  // grown without bound.
+  fifo<int> q;
+  for (int i = 0; i < 100; ++i) q.push_back(i);
+  for (int i = 100; i < 1000000; ++i) {
+    q.push_back(i);
+    q.pop_front();
+  }
+  BOOST_TEST(q.size() == 100u);
+  BOOST_TEST(q.capacity() <= 1024u);
+  BOOST_TEST(q.front() == 1000000 - 100);
+}
+
+BOOST_AUTO_TEST_CASE(swap_exchanges_contents) {
+  fifo<int> a, b;
+  a.push_back(1);
+  a.push_back(2);
+  a.swap(b);
+  BOOST_TEST(a.empty());
+  BOOST_TEST(b.size() == 2u);
+  BOOST_TEST(b.front() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
