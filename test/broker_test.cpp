@@ -778,3 +778,41 @@ BOOST_AUTO_TEST_CASE(merge_stats_adds_latency_summaries_of_every_part) {
   BOOST_TEST(c.count == 3u);
   BOOST_TEST(c.percentiles[0].value == 30.0);  // upstream's query: rank ceil(1.5) + 1 of 3
 }
+
+// Shards list their topics in hash order, each its own: the merge matches them by name, sums
+// them, and leaves topics and their channels sorted by name.
+BOOST_AUTO_TEST_CASE(merge_stats_matches_topics_and_channels_by_name_in_any_order) {
+  const auto part = [](std::vector<std::pair<std::string, std::vector<std::string>>> topics, std::uint64_t depth) {
+    std::vector<topic_stats> out;
+    for (auto& [name, channels] : topics) {
+      topic_stats t;
+      t.name = name;
+      t.depth = depth;
+      for (const std::string& cn : channels) {
+        channel_stats c;
+        c.name = cn;
+        c.depth = depth;
+        t.channels.push_back(std::move(c));
+      }
+      out.push_back(std::move(t));
+    }
+    return out;
+  };
+  std::vector<topic_stats> total;
+  merge_stats(total, part({{"m", {"z", "a"}}, {"b", {}}, {"x", {"c"}}}, 1));
+  merge_stats(total, part({{"x", {"d", "c"}}, {"m", {"a", "z"}}, {"a", {"q"}}}, 10));
+  merge_stats(total, part({}, 100));
+  merge_stats(total, part({{"b", {"k"}}, {"m", {"a"}}}, 100));
+  BOOST_REQUIRE_EQUAL(total.size(), 4u);
+  const std::vector<std::string> names{"a", "b", "m", "x"};
+  const std::vector<std::uint64_t> depths{10, 101, 111, 11};
+  const std::vector<std::vector<std::string>> channels{{"q"}, {"k"}, {"a", "z"}, {"c", "d"}};
+  for (std::size_t i = 0; i < total.size(); ++i) {
+    BOOST_TEST(total[i].name == names[i]);
+    BOOST_TEST(total[i].depth == depths[i]);
+    BOOST_REQUIRE_EQUAL(total[i].channels.size(), channels[i].size());
+    for (std::size_t j = 0; j < channels[i].size(); ++j) BOOST_TEST(total[i].channels[j].name == channels[i][j]);
+  }
+  BOOST_TEST(total[2].channels[0].depth == 111u);  // m:a on three shards
+  BOOST_TEST(total[2].channels[1].depth == 11u);   // m:z on two
+}

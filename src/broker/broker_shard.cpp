@@ -269,24 +269,28 @@ std::vector<topic_stats> broker_shard::snapshot(const std::string& topic_filter,
                                                 const std::string& channel_filter,
                                                 bool include_clients) {
   std::vector<topic_stats> out;
-  for (auto& [name, t] : _topics) {
-    if (!topic_filter.empty() && name != topic_filter) continue;
+  auto add = [&](const std::string& name, topic& t) {
     topic_stats ts;
     ts.name = name;
-    topic::counters tc = t->stats();
+    topic::counters tc = t.stats();
     ts.depth = tc.depth;
     ts.backend_depth = tc.backend_depth;
     ts.message_count = tc.message_count;
     ts.message_bytes = tc.message_bytes;
-    ts.paused = t->paused();
-    for (auto& [cname, c] : t->_channels) {
+    ts.paused = t.paused();
+    for (auto& [cname, c] : t._channels) {
       ts.e2e.add(c->e2e_summary());  // the topic's latency merges all its channels (SPEC D.10)
       if (!channel_filter.empty() && cname != channel_filter) continue;
       ts.channels.push_back(c->snapshot(include_clients));
     }
-    if (!channel_filter.empty() && ts.channels.empty()) continue;
+    if (!channel_filter.empty() && ts.channels.empty()) return;
     out.push_back(std::move(ts));
+  };
+  if (!topic_filter.empty()) {  // one topic costs one lookup, however many there are
+    if (topic* t = find_topic(topic_filter)) add(topic_filter, *t);
+    return out;
   }
+  for (auto& [name, t] : _topics) add(name, *t);
   return out;
 }
 

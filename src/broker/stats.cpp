@@ -21,35 +21,46 @@ void add_channel(channel_stats& total, channel_stats&& part) {
   total.e2e.add(std::move(part.e2e));
 }
 
+constexpr auto by_name = [](const auto& a, const auto& b) { return a.name < b.name; };
+
+// Merges `part` into `total`, both sorted by name: an entry of both is added into total's
+// with `add`; total stays sorted.
+template <class T, class Add>
+void merge_sorted(std::vector<T>& total, std::vector<T>&& part, Add add) {
+  if (part.empty()) return;
+  std::vector<T> out;
+  out.reserve(total.size() + part.size());
+  auto a = total.begin();
+  auto b = part.begin();
+  while (a != total.end() || b != part.end()) {
+    if (b == part.end() || (a != total.end() && a->name < b->name)) {
+      out.push_back(std::move(*a++));
+    } else if (a == total.end() || b->name < a->name) {
+      out.push_back(std::move(*b++));
+    } else {
+      add(*a, std::move(*b++));
+      out.push_back(std::move(*a++));
+    }
+  }
+  total = std::move(out);
+}
+
 }  // namespace
 
 void merge_stats(std::vector<topic_stats>& total, std::vector<topic_stats>&& part) {
-  for (topic_stats& t : part) {
-    auto it = std::find_if(total.begin(), total.end(), [&](const topic_stats& x) { return x.name == t.name; });
-    if (it == total.end()) {
-      total.push_back(std::move(t));
-      it = total.end() - 1;
-    } else {
-      it->depth += t.depth;
-      it->backend_depth += t.backend_depth;
-      it->message_count += t.message_count;
-      it->message_bytes += t.message_bytes;
-      it->paused = it->paused || t.paused;
-      it->e2e.add(std::move(t.e2e));
-      for (channel_stats& c : t.channels) {
-        auto ct = std::find_if(it->channels.begin(), it->channels.end(),
-                               [&](const channel_stats& x) { return x.name == c.name; });
-        if (ct == it->channels.end())
-          it->channels.push_back(std::move(c));
-        else
-          add_channel(*ct, std::move(c));
-      }
-    }
-    std::sort(it->channels.begin(), it->channels.end(),
-              [](const channel_stats& a, const channel_stats& b) { return a.name < b.name; });
-  }
-  std::sort(total.begin(), total.end(),
-            [](const topic_stats& a, const topic_stats& b) { return a.name < b.name; });
+  // Both sorted, then merged in one pass: 10,000 topics over 4 shards cost 40,000 steps, not
+  // 10,000 scans of 10,000 names each.
+  std::sort(part.begin(), part.end(), by_name);
+  for (topic_stats& t : part) std::sort(t.channels.begin(), t.channels.end(), by_name);
+  merge_sorted(total, std::move(part), [](topic_stats& into, topic_stats&& t) {
+    into.depth += t.depth;
+    into.backend_depth += t.backend_depth;
+    into.message_count += t.message_count;
+    into.message_bytes += t.message_bytes;
+    into.paused = into.paused || t.paused;
+    into.e2e.add(std::move(t.e2e));
+    merge_sorted(into.channels, std::move(t.channels), add_channel);
+  });
 }
 
 }  // namespace nsqd::broker

@@ -76,6 +76,7 @@ struct topic_stats {
 };
 
 // Adds `part` (one shard's snapshot) into `total`, matching topics and channels by name.
+// `total` starts empty and stays sorted by name, its topics' channels too.
 void merge_stats(std::vector<topic_stats>& total, std::vector<topic_stats>&& part);
 
 }  // namespace nsqd::broker
