@@ -82,6 +82,28 @@ BOOST_AUTO_TEST_CASE(a_trickle_through_a_long_lived_queue_stays_small) {
   BOOST_TEST(q.front() == 1000000 - 100);
 }
 
+// Room made at the front of a queue of none or one element whose front is full (after a
+// clear, or one push_back): Boost 1.81's devector asserts there in debug builds.
+BOOST_AUTO_TEST_CASE(push_front_on_a_full_front_of_a_tiny_queue) {
+  fifo<std::string> q;
+  q.push_front("b");
+  q.push_front("a");
+  BOOST_TEST(q.size() == 2u);
+  BOOST_TEST(q.front() == "a");
+  q.clear();
+  q.push_back("y");
+  q.push_front("x");
+  BOOST_TEST(q.front() == "x");
+  BOOST_TEST(q.back() == "y");
+  q.pop_front();
+  q.insert(q.begin(), "w");
+  BOOST_TEST(q.front() == "w");
+  BOOST_TEST(q.back() == "y");
+  for (int i = 0; i < 100; ++i) q.insert(q.begin(), std::to_string(i));
+  BOOST_TEST(q.front() == "99");
+  BOOST_TEST(q.size() == 102u);
+}
+
 BOOST_AUTO_TEST_CASE(swap_exchanges_contents) {
   fifo<int> a, b;
   a.push_back(1);

@@ -13,6 +13,7 @@
 // (a contiguous buffer moves when it grows), unlike std::deque's.
 
 #include <cstddef>
+#include <optional>
 #include <utility>
 
 #include <boost/container/devector.hpp>
@@ -52,12 +53,30 @@ class fifo {
 
   void push_back(const T& v) { _items.push_back(v); }
   void push_back(T&& v) { _items.push_back(std::move(v)); }
-  void push_front(T&& v) { _items.push_front(std::move(v)); }
+  void push_front(T&& v) {
+    if (_items.front_free_capacity() == 0 && _items.size() <= 1) {
+      // Boost 1.81's devector asserts wrongly when it makes room at the front of a queue of
+      // at most one element (it relocates correctly): done here by the back instead.
+      std::optional<T> only;
+      if (!_items.empty()) only.emplace(std::move(_items.front()));
+      _items.clear();
+      _items.push_back(std::move(v));
+      if (only) _items.push_back(std::move(*only));
+      return;
+    }
+    _items.push_front(std::move(v));
+  }
   template <class... Args>
   T& emplace_back(Args&&... args) {
     return _items.emplace_back(std::forward<Args>(args)...);
   }
-  iterator insert(const_iterator at, T&& v) { return _items.insert(at, std::move(v)); }
+  iterator insert(const_iterator at, T&& v) {
+    if (at == _items.cbegin()) {  // (see push_front)
+      push_front(std::move(v));
+      return begin();
+    }
+    return _items.insert(at, std::move(v));
+  }
 
   void pop_front() noexcept {
     _items.pop_front();
