@@ -1088,6 +1088,31 @@ BOOST_AUTO_TEST_CASE(sync_timeout_writes_the_meta_file) {
   }
 }
 
+// A new topic's and channel's meta files are written at the next tick, not all at stop (which
+// took seconds with 10,000 new topics), and only shard 0's: other shards' parts of a queue
+// that never held a message leave no files.
+BOOST_AUTO_TEST_CASE(a_new_queue_gets_its_meta_file_at_the_next_tick) {
+  for (int cores : {1, 4}) {
+    BOOST_TEST_CONTEXT("--cores=" << cores) {
+      nsqd_process nsqd;
+      nsqd.start({"--cores=" + std::to_string(cores), "--sync-timeout=100ms"});
+      create_channel(nsqd, "fresh", "c");
+      auto metas = [&] {
+        std::vector<std::string> out;
+        for (const std::string& n : list_dir(nsqd.data_path()))
+          if (n.rfind("fresh", 0) == 0) out.push_back(n);
+        std::sort(out.begin(), out.end());
+        return out;
+      };
+      const std::vector<std::string> want{"fresh.diskqueue.meta.dat", "fresh:c.diskqueue.meta.dat"};
+      BOOST_TEST(within(5s, [&] { return metas() == want; }), metas().size() << " files of the queues, not 2");
+      for (const std::string& name : want) BOOST_TEST(read_file(nsqd.data_path() + "/" + name) == "0\n0,0\n0,0\n");
+      BOOST_TEST(nsqd.stop(SIGTERM, 10s) == 0);
+      BOOST_TEST(metas() == want);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(unreadable_metadata_stops_the_start) {
   nsqd_process nsqd;
   write_file(nsqd.data_path() + "/nsqd.dat", "{\"topics\":[{\"name\":");

@@ -360,9 +360,6 @@ class topic {
 inline constexpr std::size_t max_steal_batch = 1024;
 // Queues opened or closed at once at start and stop (core::in_lanes).
 inline constexpr std::size_t disk_lanes = 64;
-// At least this much time between nsqd.dat writes while topics and channels keep changing
-// (broker_shard::metadata_writer).
-inline constexpr std::chrono::milliseconds metadata_write_gap{50};
 
 // ---- broker_shard -----------------------------------------------------------------------------
 
@@ -469,6 +466,8 @@ class broker_shard {
   void empty_disk_later(std::shared_ptr<storage::disk_queue> q);
   // After a flush, read or release: q's sync when due and at the next tick; idle files noted.
   void sync_disk_later(const std::shared_ptr<storage::disk_queue>& q);
+  // A queue just opened joins the tick's set when a sync is due (a new one's meta included).
+  void note_if_unsynced(const std::shared_ptr<storage::disk_queue>& q);
   core::task<void> remove_disk(std::shared_ptr<storage::disk_queue> q);
   void note_unflushed(const std::shared_ptr<storage::disk_queue>& q);
   // Puts `m` on `q` (null: none) for the next commit when its part already holds

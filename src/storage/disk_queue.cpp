@@ -86,6 +86,8 @@ bool disk_queue::dirty() const noexcept {
   return _impl->ops_since_sync > 0 || _impl->need_sync || _impl->released_since_sync;
 }
 
+bool disk_queue::meta_saved() const noexcept { return !_impl->meta_on_disk.empty(); }
+
 bool disk_queue::holds_files() const noexcept { return _impl->write_fd >= 0 || _impl->reader.fd >= 0; }
 
 std::uint64_t disk_queue::uses() const noexcept { return _impl->uses; }

@@ -155,6 +155,10 @@ class disk_queue {
 
   // Whether records were read or written since the last sync.
   bool dirty() const noexcept;
+  // Whether the queue's meta file is on disk as the queue last wrote or read it. A new queue's
+  // is not until its first sync(), which writes it even when nothing else is due: its owner
+  // syncs new queues soon after their creation, not all at once at stop.
+  bool meta_saved() const noexcept;
 
   // Descriptors: the write segment stays open between flushes and the read segment between
   // reads, so a busy queue opens each once. An idle one need not hold them (thousands of
