@@ -33,7 +33,8 @@ std::string e2e_json(const broker::latency_summary& e2e) {
     out += "{\"quantile\":" + go::json_float(r.percentiles[i].quantile) +
            ",\"value\":" + go::json_float(r.percentiles[i].value) + "}";
   }
-  return out + "]}";
+  out += "]}";
+  return out;
 }
 
 // The e2e list of the text format: each value human-readable, ", "-joined.
@@ -71,7 +72,8 @@ std::string channel_json(const broker::channel_stats& c, const stats_document& d
   }
   out += ",\"paused\":" + boolean(c.paused);
   out += ",\"e2e_processing_latency\":" + e2e_json(c.e2e);
-  return out + "}";
+  out += '}';
+  return out;
 }
 
 std::string topic_json(const broker::topic_stats& t, const stats_document& doc) {
@@ -86,7 +88,8 @@ std::string topic_json(const broker::topic_stats& t, const stats_document& doc) 
   out += ",\"message_bytes\":" + num(t.message_bytes);
   out += ",\"paused\":" + boolean(t.paused);
   out += ",\"e2e_processing_latency\":" + e2e_json(t.e2e);
-  return out + "}";
+  out += '}';
+  return out;
 }
 
 std::string memory_json(const memory_stats& m) {
@@ -99,7 +102,8 @@ std::string memory_json(const memory_stats& m) {
   out += ",\"gc_pause_usec_95\":" + num(m.gc_pause_usec_95);
   out += ",\"next_gc_bytes\":" + num(m.next_gc_bytes);
   out += ",\"gc_total_runs\":" + num(std::uint64_t{m.gc_total_runs});
-  return out + "}";
+  out += '}';
+  return out;
 }
 
 std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
@@ -159,11 +163,14 @@ std::string client_json(const broker::client_stats& c) {
   out += ",\"tls_version\":" + json_string(c.tls_version);
   out += ",\"tls_negotiated_protocol\":" + json_string(c.tls_negotiated_protocol);
   out += ",\"tls_negotiated_protocol_is_mutual\":" + boolean(c.tls_negotiated_protocol_is_mutual);
-  return out + "}";
+  out += '}';
+  return out;
 }
 
 std::string stats_json(const stats_document& doc) {
-  std::string out = "{\"version\":" + json_string(doc.version);
+  std::string out;
+  out.reserve(512 + doc.topics.size() * 640);  // a topic with one channel is about 600 bytes
+  out += "{\"version\":" + json_string(doc.version);
   out += ",\"health\":" + json_string(doc.health);
   out += ",\"start_time\":" + num(unix_seconds(doc.start_time));
   out += ",\"topics\":";
@@ -189,7 +196,8 @@ std::string stats_json(const stats_document& doc) {
     }
     out += ']';
   }
-  return out + "}";
+  out += '}';
+  return out;
 }
 
 std::string client_text(const broker::client_stats& c, std::chrono::system_clock::time_point now) {
