@@ -3,13 +3,14 @@
 
 For each N and each nsqd (ours on every --cores value, and upstream's when found), in a fresh
 data directory: creates N topics with one channel each by HTTP POSTs (/topic/create, then
-/channel/create) on one keep-alive connection, waits, measures idle CPU and resident memory,
-times /stats?format=json, stops with SIGTERM (timed), starts again on the same data path (timed
+/channel/create) on one keep-alive connection, waits, measures idle CPU (clock ticks over
+--idle seconds) and resident memory (and per queue part: its growth over the empty
+node, divided by topics and channels times shards), times /stats?format=json, stops with SIGTERM (timed), starts again on the same data path (timed
 until /ping answers), checks every topic came back, and stops again. One run each: a
 benchmark, not a test.
 
 Usage: tools/topics_bench.py [--nsqd build/src/nsqd] [--upstream DIR/nsqd] [--topics 2000,10000]
-                             [--cores 1,2,4] [--upstream-max 2000] [--idle 5]
+                             [--cores 1,2,4] [--upstream-max 2000] [--idle 20]
 The upstream binary defaults to $NSQ_UPSTREAM_BIN/nsqd. Upstream rewrites its whole nsqd.dat on
 every create (about 180 s for 10,000 topics here), so it runs only up to --upstream-max topics.
 """
@@ -66,6 +67,8 @@ class node:
         return time.monotonic() - began
 
     def cpu_seconds(self):
+        # Clock ticks (10 ms) of every thread, io_uring's workers that have exited included
+        # (per-thread schedstat would lose those): measure over long enough a window.
         with open(f"/proc/{self.proc.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -96,25 +99,28 @@ def topic_names(conn):
     return {t["topic_name"] for t in json.loads(body)["topics"]}
 
 
-def measure(binary, extra, n, idle_s):
-    work = tempfile.mkdtemp(prefix="topics-bench-")
+def measure(work, binary, extra, n, idle_s, parts_per_queue):
     data = os.path.join(work, "data")
     os.mkdir(data)
     row = {}
+    nd = node(binary, data, extra)
     try:
-        nd = node(binary, data, extra)
         nd.start()
+        time.sleep(0.5)
+        rss_empty = nd.rss_mb()
         conn = nd.connection()
         began = time.monotonic()
         for i in range(n):
             post(conn, f"/topic/create?topic=t{i}")
             post(conn, f"/channel/create?topic=t{i}&channel=c")
         row["create"] = time.monotonic() - began
-        time.sleep(1)
+        time.sleep(5)  # past the sync tick (2 s) that writes the new queues' meta files
         cpu0 = nd.cpu_seconds()
         time.sleep(idle_s)
         row["idle"] = (nd.cpu_seconds() - cpu0) / idle_s * 1000
         row["rss"] = nd.rss_mb()
+        parts = 2 * n * (parts_per_queue or 1)
+        row["per_part"] = (row["rss"] - rss_empty) * 1024 / parts
         times = []
         for _ in range(3):
             began = time.monotonic()
@@ -133,7 +139,8 @@ def measure(binary, extra, n, idle_s):
             sys.exit(f"after a restart /stats lists {len(back)} topics, not {n}")
         nd.stop()
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if nd.proc and nd.proc.poll() is None:
+            nd.proc.kill()
     return row
 
 
@@ -145,22 +152,31 @@ def main():
     ap.add_argument("--topics", default="2000,10000")
     ap.add_argument("--cores", default="1,2,4")
     ap.add_argument("--upstream-max", type=int, default=2000)
-    ap.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measured")
+    ap.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured")
     a = ap.parse_args()
 
     runs = []
     for n in [int(x) for x in a.topics.split(",")]:
         if a.upstream and n <= a.upstream_max:
-            runs.append((n, "upstream", a.upstream, []))
+            runs.append((n, "upstream", a.upstream, [], 1))
         for c in a.cores.split(","):
-            runs.append((n, f"ours --cores {c}", a.nsqd, [f"--cores={c}"]))
+            runs.append((n, f"ours --cores {c}", a.nsqd, [f"--cores={c}"], int(c)))
 
-    print("| N topics | nsqd | create all | start until /ping | SIGTERM to exit | idle CPU | resident memory | /stats JSON |")
-    print("|---|---|---|---|---|---|---|---|")
-    for n, label, binary, extra in runs:
-        r = measure(binary, extra, n, a.idle)
-        print(f"| {n:,} | {label} | {r['create']:.2f} s | {r['start']:.2f} s | {r['stop']:.2f} s | "
-              f"{r['idle']:.1f} ms/s | {r['rss']:.0f} MB | {r['stats']:.0f} ms |", flush=True)
+    print("| N topics | nsqd | create all | start until /ping | SIGTERM to exit | idle CPU | resident memory | per queue part | /stats JSON |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    # Data directories are removed only at the end: on ext4, a file created within a minute of
+    # many deletions is slow to get an inode (the allocator skips recently deleted ones), so a
+    # run right after removing the last one's 20,000 files would pay for it.
+    works = []
+    try:
+        for n, label, binary, extra, shards in runs:
+            works.append(tempfile.mkdtemp(prefix="topics-bench-"))
+            r = measure(works[-1], binary, extra, n, a.idle, shards)
+            print(f"| {n:,} | {label} | {r['create']:.2f} s | {r['start']:.2f} s | {r['stop']:.2f} s | "
+                  f"{r['idle']:.1f} ms/s | {r['rss']:.0f} MB | {r['per_part']:.1f} KB | {r['stats']:.0f} ms |", flush=True)
+    finally:
+        for w in works:
+            shutil.rmtree(w, ignore_errors=True)
 
 
 if __name__ == "__main__":
