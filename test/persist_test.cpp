@@ -1109,6 +1109,8 @@ BOOST_AUTO_TEST_CASE(a_new_queue_gets_its_meta_file_at_the_next_tick) {
       for (const std::string& name : want) BOOST_TEST(read_file(nsqd.data_path() + "/" + name) == "0\n0,0\n0,0\n");
       BOOST_TEST(nsqd.stop(SIGTERM, 10s) == 0);
       BOOST_TEST(metas() == want);
+      // The other shards' parts, discarded at stop, had no files: nothing said of deleting.
+      BOOST_TEST(nsqd.output().find("): deleting") == std::string::npos, nsqd.output());
     }
   }
 }

@@ -28,27 +28,25 @@ task<int> write_all_inner(int fd, std::string_view bytes, std::uint64_t offset) 
 // A name no other write uses at the same time (O_EXCL makes a clash an error, not a mix).
 std::string temporary_name(const std::string& name) {
   std::uint64_t salt = 0;
-  if (::getrandom(&salt, sizeof salt, GRND_NONBLOCK) != sizeof salt) 
+  if (::getrandom(&salt, sizeof salt, GRND_NONBLOCK) != sizeof salt)
     salt = std::uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
   return name + "." + std::to_string(salt) + ".tmp";
 }
 
-task<int> write_in_place_inner(int dirfd, std::string name, std::string_view bytes, mode_t mode) {
-  int fd = co_await openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+// Opens `name` with `flags`, writes all of `bytes`, fsyncs when `sync`, closes.
+task<int> write_whole(int dirfd, const std::string& name, std::string_view bytes, mode_t mode, int flags, bool sync) {
+  int fd = co_await openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, mode);
   if (fd < 0) co_return fd;
   int rc = co_await write_all_inner(fd, bytes, 0);
+  if (rc == 0 && sync) rc = co_await fsync(fd);
   int closed = co_await close(fd);
   co_return rc == 0 ? closed : rc;
 }
 
 task<int> write_atomically_inner(int dirfd, std::string name, std::string_view bytes, mode_t mode) {
   std::string tmp = temporary_name(name);
-  int fd = co_await openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) co_return fd;
-  int rc = co_await write_all_inner(fd, bytes, 0);
-  if (rc == 0) rc = co_await fsync(fd);
-  int closed = co_await close(fd);
-  if (rc == 0) rc = closed;
+  int rc = co_await write_whole(dirfd, tmp, bytes, mode, O_EXCL, true);
+  if (rc == -EEXIST) co_return rc;  // another write's: not ours to remove
   if (rc == 0) rc = co_await renameat(dirfd, tmp.c_str(), dirfd, name.c_str());
   if (rc != 0) (void)co_await unlinkat(dirfd, tmp.c_str());
   co_return rc;
@@ -92,7 +90,7 @@ task<int> write_file_atomically(int dirfd, std::string name, std::string_view by
 }
 
 task<int> write_file(int dirfd, std::string name, std::string_view bytes, mode_t mode) {
-  int rc = co_await shielded(write_in_place_inner(dirfd, std::move(name), bytes, mode));
+  int rc = co_await shielded(write_whole(dirfd, name, bytes, mode, O_TRUNC, false));
   co_return rc;
 }
 

@@ -83,7 +83,7 @@ void disk_queue::skip(disk_position at, const message_id& id) {
 }
 
 bool disk_queue::dirty() const noexcept {
-  return _impl->ops_since_sync > 0 || _impl->need_sync || _impl->released_since_sync;
+  return _impl->dirty();
 }
 
 bool disk_queue::meta_saved() const noexcept { return !_impl->meta_on_disk.empty(); }

@@ -314,6 +314,8 @@ struct disk_queue::impl {
 
   core::task<int> close_locked();
 
+  // Records read, written or released since the last sync, or a sync asked for.
+  bool dirty() const noexcept { return ops_since_sync > 0 || need_sync || released_since_sync; }
   core::task<int> sync_if_dirty();
 };
 

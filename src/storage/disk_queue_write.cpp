@@ -327,7 +327,7 @@ core::task<int> disk_queue::impl::close_locked() {
 
 core::task<int> disk_queue::impl::sync_if_dirty() {
   int rc = 0;
-  if (ops_since_sync > 0 || need_sync || released_since_sync || meta_on_disk.empty()) rc = co_await sync_now();
+  if (dirty() || meta_on_disk.empty()) rc = co_await sync_now();  // a new queue's meta is owed too
   co_return rc;
 }
 
