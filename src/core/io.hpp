@@ -14,6 +14,7 @@
 
 #include <liburing.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -128,6 +129,10 @@ io_op<Prep> make_io(Prep p) noexcept {
 
 inline auto recv(int fd, void* buf, size_t len, int flags = 0) noexcept {
   return make_io([=](io_uring_sqe* s) { io_uring_prep_recv(s, fd, buf, len, flags); });
+}
+// Waits until fd is readable (or hung up); holds no buffer meanwhile. The poll mask, or -errno.
+inline auto poll_in(int fd) noexcept {
+  return make_io([=](io_uring_sqe* s) { io_uring_prep_poll_add(s, fd, POLLIN); });
 }
 inline auto send(int fd, const void* buf, size_t len, int flags = MSG_NOSIGNAL) noexcept {
   return make_io([=](io_uring_sqe* s) { io_uring_prep_send(s, fd, buf, len, flags); });

@@ -24,8 +24,8 @@ std::string handshake_io_error(int rc) {
 
 }  // namespace
 
-connection::connection(unique_fd fd, size_t initial_buffer)
-    : _fd(std::move(fd)), _remote(peer_name(_fd.get())), _in(initial_buffer) {}
+connection::connection(unique_fd fd, size_t working_buffer)
+    : _fd(std::move(fd)), _remote(peer_name(_fd.get())), _in_working(working_buffer) {}
 
 void connection::consume(size_t n) noexcept {
   _begin += n;
@@ -34,14 +34,16 @@ void connection::consume(size_t n) noexcept {
 }
 
 core::task<bool> connection::receive_more() {
+  if (_in.empty()) take_buffer();
   if (_end == _in.size()) {
     if (_begin > 0) {  // slide the unconsumed tail to the front
       std::memmove(_in.data(), _in.data() + _begin, _end - _begin);
       _end -= _begin;
       _begin = 0;
-    } else {
-      _in.resize(_in.size() * 2);
     }
+    // Full: a line longer than the buffer, or a small buffer that the last recv filled
+    // (traffic: it grows to its working size).
+    if (_end == _in.size() || _in.size() < _in_working) _in.resize(_in.size() * 2);
   }
   if (_decoder) {
     size_t got = co_await decode_some(_in.data() + _end, _in.size() - _end);
@@ -52,16 +54,47 @@ core::task<bool> connection::receive_more() {
   int n;
   if (_tls)
     n = co_await receive_tls(_in.data() + _end, _in.size() - _end);
-  else if (_read_timeout.count() > 0)
-    n = co_await core::recv(_fd.get(), _in.data() + _end, _in.size() - _end).timeout(_read_timeout);
   else
-    n = co_await core::recv(_fd.get(), _in.data() + _end, _in.size() - _end);
+    n = co_await receive_plain();
   if (n <= 0) {
     _last_error = n == 0 ? 0 : -n;
     co_return false;
   }
   _end += size_t(n);
   co_return true;
+}
+
+core::task<int> connection::receive_plain() {
+  const int fd = _fd.get();
+  const auto timeout = _read_timeout;
+  if (_end > _begin || (timeout.count() > 0 && timeout <= idle_after)) {
+    int n;
+    if (timeout.count() > 0)
+      n = co_await core::recv(fd, _in.data() + _end, _in.size() - _end).timeout(timeout);
+    else
+      n = co_await core::recv(fd, _in.data() + _end, _in.size() - _end);
+    co_return n;
+  }
+  // Nothing buffered: wait at most idle_after with the buffer (for a V2 client this linked
+  // timer replaces the read timeout's, so it costs nothing more).
+  int n = co_await core::recv(fd, _in.data(), _in.size()).timeout(idle_after);
+  if (n != -ETIMEDOUT) co_return n;
+  // Quiet: the buffer goes back, and the wait goes on as a poll, which holds no memory.
+  std::vector<char>().swap(_in);
+  _begin = _end = _scanned = 0;
+  const auto until = core::clock::now() + (timeout - idle_after);
+  for (;;) {
+    int ready = -ETIMEDOUT;
+    if (timeout.count() == 0)
+      ready = co_await core::poll_in(fd);
+    else if (const auto left = until - core::clock::now(); left.count() > 0)
+      ready = co_await core::poll_in(fd).timeout(left);
+    if (ready < 0) co_return ready;
+    take_buffer();
+    n = co_await core::recv(fd, _in.data(), _in.size(), MSG_DONTWAIT);
+    if (n != -EAGAIN) co_return n;
+    std::vector<char>().swap(_in);  // woken for nothing: wait on without it
+  }
 }
 
 core::task<int> connection::receive_tls(char* dst, size_t cap) {
@@ -137,6 +170,7 @@ core::task<size_t> connection::decode_some(char* dst, size_t cap) {
 }
 
 core::task<bool> connection::fill(size_t n) {
+  if (_in.empty()) take_buffer();
   if (_in.size() < n) {
     std::vector<char> bigger(n);
     std::memcpy(bigger.data(), _in.data() + _begin, _end - _begin);
@@ -188,6 +222,7 @@ core::task<std::optional<std::string_view>> connection::read_line(size_t limit) 
       _too_long = true;
       co_return std::nullopt;
     }
+    if (_in.empty()) take_buffer();
     if (_in.size() - _begin < limit && _end == _in.size()) {
       // Make room for a whole line before reading more.
       std::memmove(_in.data(), _in.data() + _begin, have);

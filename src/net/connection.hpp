@@ -2,8 +2,11 @@
 // connection: one accepted TCP socket as its protocol coroutine sees it.
 //
 // Owned by the connection's coroutine on the shard that accepted it, for its whole life.
-// Input: bytes land in a buffer the protocol parses in place (no copy per command); the
-// buffer grows only for a large body. Output: the protocol appends frames to out() and
+// Input: bytes land in a buffer the protocol parses in place (no copy per command). A
+// connection holds no buffer while it is idle: it takes a small one when it reads, which
+// doubles up to its working size (16 KB) while recvs fill it, and beyond only for a longer
+// line; it gives the buffer back when nothing was buffered for `idle_after` (the wait goes on
+// as a poll, which holds no memory). 10,000 idle clients cost no 16 KB each. Output: the protocol appends frames to out() and
 // flush() sends them with as few sends as the kernel allows. All reads obey the read
 // timeout, if set, and the coroutine's cancellation (both end the connection: a peer that
 // hangs up, times out or is cancelled is a normal end, not an error).
@@ -18,6 +21,7 @@
 // wire_bytes() compresses, then encrypts. What the TLS session must send on its own after the
 // handshake (a KeyUpdate answer) goes out with the next wire_bytes().
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -34,7 +38,12 @@ namespace nsqd::net {
 
 class connection {
  public:
-  explicit connection(unique_fd fd, size_t initial_buffer = 16 * 1024);
+  explicit connection(unique_fd fd, size_t working_buffer = 16 * 1024);
+
+  // How long a plain connection waits with an empty input buffer before it gives it back.
+  static constexpr std::chrono::nanoseconds idle_after = std::chrono::seconds(1);
+  // Bytes of input buffer held now (0 while idle). For tests.
+  size_t input_capacity() const noexcept { return _in.capacity(); }
 
   int fd() const noexcept { return _fd.get(); }
   const std::string& remote_address() const noexcept { return _remote; }
@@ -108,13 +117,20 @@ class connection {
   // or -errno.
   core::task<int> receive_tls(char* dst, size_t cap);
   core::task<bool> receive_more();
+  // A plain recv into the buffer (allocated here when it was given back), as receive_more()
+  // uses it: when nothing is buffered and it stays quiet for idle_after, the buffer goes and
+  // the wait goes on without it.
+  core::task<int> receive_plain();
+  void take_buffer() { _in.resize(std::min(first_buffer, _in_working)); }
+  static constexpr size_t first_buffer = 512;
   // Decompresses at least one byte into dst, receiving as needed. > 0, or 0 with
   // _last_error set when the stream ended or failed.
   core::task<size_t> decode_some(char* dst, size_t cap);
 
   unique_fd _fd;
   std::string _remote;
-  std::vector<char> _in;
+  std::vector<char> _in;  // empty while given back
+  size_t _in_working;     // the size it doubles to while recvs fill it
   size_t _begin = 0;
   size_t _end = 0;
   size_t _scanned = 0;  // bytes after _begin already searched for '\n'

@@ -232,6 +232,7 @@ core::task<bool> client::send_output() {
   }
   _sending.clear();
   if (_sending.capacity() > keep_capacity) _sending.shrink_to_fit();
+  _sent_at = core::clock::now();
   _drained.set();
   co_return ok;
 }
@@ -268,6 +269,17 @@ core::task<void> client::write_loop() {
     }
     if (_reader_done) co_return;
     std::optional<clock::time_point> wake_at = next_heartbeat;
+    if (holds_output_buffers()) {
+      // Quiet since the last send: the buffers go back (a burst to a consumer left them as
+      // large as the burst); until then, a wake-up to do so.
+      const auto release_at = _sent_at + net::connection::idle_after;
+      if (now >= release_at) {
+        std::string().swap(_out);
+        std::string().swap(_sending);
+      } else {
+        wake_at = wake_at ? std::min(*wake_at, release_at) : release_at;
+      }
+    }
     if (_messages_waiting && _settings.output_buffer_timeout.count() > 0)
       wake_at = wake_at ? std::min(*wake_at, _flush_at) : _flush_at;
     int r = co_await _wake.wait(wake_at);

@@ -20,6 +20,7 @@
 // from SUB until leave(), or until the channel is deleted (channel_closed(), which also ends
 // the connection, as upstream closes such clients).
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -171,6 +172,12 @@ class client final : public broker::consumer {
 
   std::string _out;      // appended to by the reader and deliver(); taken by the writer
   std::string _sending;  // what the writer is sending now
+  core::clock::time_point _sent_at{};  // when the last send ended
+  // Both empty, and one holds heap memory (more than a short string's room).
+  bool holds_output_buffers() const noexcept {
+    return _out.empty() && _sending.empty() &&
+           std::max(_out.capacity(), _sending.capacity()) > std::string().capacity();
+  }
   bool _flush_now = false;       // _out holds a response/error/heartbeat or must go now
   bool _messages_waiting = false;  // _out holds message frames not yet due
   core::clock::time_point _flush_at{};  // when waiting messages are due (timer on)
