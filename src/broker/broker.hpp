@@ -31,6 +31,7 @@
 
 #include "broker/consumer.hpp"
 #include "broker/ordering.hpp"
+#include "broker/id_table.hpp"
 #include "broker/pqueue.hpp"
 #include "broker/quantile.hpp"
 #include "broker/stats.hpp"
@@ -249,9 +250,9 @@ class channel {
   core::fifo<std::pair<message, std::uint64_t>> _declined;
   std::vector<consumer*> _consumers;
   size_t _next_consumer = 0;
-  std::unordered_map<message_id, in_flight_entry> _in_flight;
+  id_table<in_flight_entry> _in_flight;
   pqueue<in_flight_entry*> _in_flight_pq;
-  std::unordered_map<message_id, deferred_entry> _deferred;
+  id_table<deferred_entry> _deferred;
   pqueue<deferred_entry*> _deferred_pq;
   std::vector<bool> _remote_demand;  // by shard: a consumer there is starving
   // Fair shares across shards (channel_share.cpp): by shard, what its starving consumers

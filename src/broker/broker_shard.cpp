@@ -334,7 +334,7 @@ bool broker_shard::in_flight_here(const std::string& topic_name, const std::stri
                                   const message_id& id) {
   topic* t = find_topic(topic_name);
   channel* c = t ? t->find_channel(name) : nullptr;
-  return c && c->_in_flight.count(id) != 0;
+  return c && c->_in_flight.contains(id);
 }
 
 core::task<bool> broker_shard::in_flight_elsewhere(std::string topic_name, std::string name,

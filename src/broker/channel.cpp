@@ -86,7 +86,7 @@ void channel::set_paused(bool paused) {
 }
 
 void channel::clear_memory() {
-  for (auto& [id, d] : _deferred) storage::release_copy(_journal.get(), d.journal);
+  _deferred.for_each([&](const message_id&, deferred_entry& d) { storage::release_copy(_journal.get(), d.journal); });
   _queue.clear();
   _from_disk.clear();
   for (remote_share& r : _remote) r.reserved.clear();
@@ -99,9 +99,10 @@ void channel::clear_memory() {
 }
 
 void channel::empty() {
-  for (auto& [id, e] : _in_flight)
+  _in_flight.for_each([&](const message_id&, in_flight_entry& e) {
     for (consumer* c : _consumers)
       if (c->id() == e.owner) --c->counters.in_flight;
+  });
   clear_memory();
   advertise();
   if (_disk) _topic.shard().empty_disk_later(_disk);
@@ -161,12 +162,12 @@ void channel::put(message m, bool to_disk) {
 void channel::put_deferred(message m, std::int64_t due_ns, std::optional<storage::disk_position> on_disk,
                            std::optional<storage::deferred_journal::ref> journal) {
   message_id id = m.id;
-  auto [it, fresh] = _deferred.try_emplace(id, deferred_entry{std::move(m), {}, on_disk, journal});
+  auto [entry, fresh] = _deferred.try_emplace(id, deferred_entry{std::move(m), {}, on_disk, journal});
   if (!fresh) {  // the same message deferred twice: keep the first
     storage::release_copy(_journal.get(), journal);
     return;
   }
-  _deferred_pq.push(&it->second, due_ns);
+  _deferred_pq.push(entry, due_ns);
   _topic.shard().note_timed(*this);
 }
 
@@ -181,8 +182,8 @@ void channel::deliver(consumer& c, message m) {
   ++m.attempts;
   std::int64_t now = unix_now_ns();
   message_id id = m.id;
-  auto [it, fresh] = _in_flight.try_emplace(id, in_flight_entry{std::move(m), c.id(), now, {}});
-  in_flight_entry& e = it->second;
+  auto [entry, fresh] = _in_flight.try_emplace(id, in_flight_entry{std::move(m), c.id(), now, {}});
+  in_flight_entry& e = *entry;
   if (fresh) {
     _in_flight_pq.push(&e, now + c.msg_timeout().count());
     _topic.shard().note_timed(*this);
@@ -361,13 +362,13 @@ void channel::steal_ended(bool in_vain) {
 }
 
 channel::result channel::finish(consumer& c, const message_id& id) {
-  auto it = _in_flight.find(id);
-  if (it == _in_flight.end()) return result::not_in_flight;
-  if (it->second.owner != c.id()) return result::not_owner;
-  if (_e2e) _e2e->record(it->second.msg.timestamp, unix_now_ns());
-  release_record(it->second.msg);
-  _in_flight_pq.remove(&it->second);
-  _in_flight.erase(it);
+  in_flight_entry* e = _in_flight.find(id);
+  if (!e) return result::not_in_flight;
+  if (e->owner != c.id()) return result::not_owner;
+  if (_e2e) _e2e->record(e->msg.timestamp, unix_now_ns());
+  release_record(e->msg);
+  _in_flight_pq.remove(e);
+  _in_flight.erase(id);
   --c.counters.in_flight;
   ++c.counters.finish_count;
   pump();
@@ -375,12 +376,12 @@ channel::result channel::finish(consumer& c, const message_id& id) {
 }
 
 channel::result channel::requeue(consumer& c, const message_id& id, std::chrono::nanoseconds delay) {
-  auto it = _in_flight.find(id);
-  if (it == _in_flight.end()) return result::not_in_flight;
-  if (it->second.owner != c.id()) return result::not_owner;
-  _in_flight_pq.remove(&it->second);
-  message m = std::move(it->second.msg);
-  _in_flight.erase(it);
+  in_flight_entry* e = _in_flight.find(id);
+  if (!e) return result::not_in_flight;
+  if (e->owner != c.id()) return result::not_owner;
+  _in_flight_pq.remove(e);
+  message m = std::move(e->msg);
+  _in_flight.erase(id);
   --c.counters.in_flight;
   ++c.counters.requeue_count;
   ++_requeue_count;
@@ -394,12 +395,12 @@ channel::result channel::requeue(consumer& c, const message_id& id, std::chrono:
 }
 
 channel::result channel::touch(consumer& c, const message_id& id) {
-  auto it = _in_flight.find(id);
-  if (it == _in_flight.end()) return result::not_in_flight;
-  if (it->second.owner != c.id()) return result::not_owner;
+  in_flight_entry* e = _in_flight.find(id);
+  if (!e) return result::not_in_flight;
+  if (e->owner != c.id()) return result::not_owner;
   std::int64_t now = unix_now_ns();
-  std::int64_t limit = it->second.delivered_at + _topic.shard().opts().max_msg_timeout.count();
-  _in_flight_pq.update(&it->second, std::min(now + c.msg_timeout().count(), limit));
+  std::int64_t limit = e->delivered_at + _topic.shard().opts().max_msg_timeout.count();
+  _in_flight_pq.update(e, std::min(now + c.msg_timeout().count(), limit));
   return result::ok;
 }
 

@@ -8,7 +8,8 @@
 //
 // The queue holds `Ptr`s (raw pointers, or any pointer-like type whose default value is
 // null); it does not own what they point to. The priority and position live in the element,
-// in a `pqueue_slot` reached through `Access::slot(ptr)`; by default `ptr->pq_slot`. An
+// in a `pqueue_slot` reached through `Access::slot(ptr)`; by default `ptr->pq_slot`. The heap
+// keeps a copy of each priority beside its pointer, so sifting reads no element. An
 // element is in at most one queue per slot. One channel on one shard owns each queue; it is
 // not thread-safe.
 
@@ -55,7 +56,7 @@ class pqueue {
   bool contains(const Ptr& p) const {
     const std::int64_t i = Access::slot(p).index;
     return i >= 0 && static_cast<std::size_t>(i) < _heap.size() &&
-           _heap[static_cast<std::size_t>(i)] == p;
+           _heap[static_cast<std::size_t>(i)].ptr == p;
   }
 
   // Adds `p` (not already queued) with `priority`.
@@ -65,14 +66,14 @@ class pqueue {
     pqueue_slot& s = Access::slot(p);
     s.priority = priority;
     s.index = static_cast<std::int64_t>(_heap.size());
-    _heap.push_back(std::move(p));
+    _heap.push_back({priority, std::move(p)});
     up(_heap.size() - 1);
   }
 
   // The element with the lowest priority; the queue must not be empty.
   const Ptr& top() const {
     assert(!empty());
-    return _heap.front();
+    return _heap.front().ptr;
   }
 
   // Removes and returns the top; the queue must not be empty.
@@ -81,7 +82,7 @@ class pqueue {
   // The top if its priority is <= now (it is due), removed; otherwise (or when empty) a null
   // Ptr and the queue is unchanged. Upstream's PeekAndShift.
   Ptr pop_due(std::int64_t now) {
-    if (empty() || Access::slot(_heap.front()).priority > now) return Ptr{};
+    if (empty() || _heap.front().priority > now) return Ptr{};
     return pop();
   }
 
@@ -98,6 +99,7 @@ class pqueue {
     const std::int64_t old = s.priority;
     s.priority = priority;
     const auto i = static_cast<std::size_t>(s.index);
+    _heap[i].priority = priority;
     if (priority < old)
       up(i);
     else
@@ -105,15 +107,21 @@ class pqueue {
   }
 
  private:
-  static std::int64_t pri(const Ptr& p) { return Access::slot(p).priority; }
+  // An element with a copy of its priority: sifting compares within the array and touches
+  // an element only to tell it its new position.
+  struct node {
+    std::int64_t priority;
+    Ptr ptr;
+  };
+  static std::int64_t pri(const node& n) { return n.priority; }
 
-  void place(std::size_t i, Ptr p) {
-    Access::slot(p).index = static_cast<std::int64_t>(i);
-    _heap[i] = std::move(p);
+  void place(std::size_t i, node n) {
+    Access::slot(n.ptr).index = static_cast<std::int64_t>(i);
+    _heap[i] = std::move(n);
   }
 
   void up(std::size_t i) {
-    Ptr x = std::move(_heap[i]);
+    node x = std::move(_heap[i]);
     const std::int64_t xp = pri(x);
     while (i > 0) {
       const std::size_t parent = (i - 1) / 2;
@@ -126,7 +134,7 @@ class pqueue {
 
   void down(std::size_t i) {
     const std::size_t n = _heap.size();
-    Ptr x = std::move(_heap[i]);
+    node x = std::move(_heap[i]);
     const std::int64_t xp = pri(x);
     for (;;) {
       std::size_t child = 2 * i + 1;
@@ -142,10 +150,10 @@ class pqueue {
   Ptr remove_at(std::size_t i) {
     const std::size_t n = _heap.size();
     assert(i < n);
-    Ptr out = std::move(_heap[i]);
+    Ptr out = std::move(_heap[i].ptr);
     Access::slot(out).index = -1;
     if (i != n - 1) {
-      Ptr last = std::move(_heap.back());
+      node last = std::move(_heap.back());
       _heap.pop_back();
       place(i, std::move(last));
       // The moved-in element may belong above or below position i.
@@ -161,14 +169,14 @@ class pqueue {
   }
 
   void resize(std::size_t capacity) {
-    std::vector<Ptr> next;
+    std::vector<node> next;
     next.reserve(capacity);
-    for (auto& p : _heap) next.push_back(std::move(p));
+    for (auto& n : _heap) next.push_back(std::move(n));
     _heap.swap(next);
     _capacity = capacity;
   }
 
-  std::vector<Ptr> _heap;
+  std::vector<node> _heap;
   std::size_t _capacity;  // the policy's capacity; _heap.capacity() is at least this
 };
 

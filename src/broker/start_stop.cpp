@@ -159,13 +159,15 @@ std::vector<broker_shard::part_contents> broker_shard::take_contents() {
       for (channel::remote_share& r : c->_remote)
         for (message& m : r.reserved) p.plain.push_back(std::move(m));
       for (auto& [m, decliner] : c->_declined) p.plain.push_back(std::move(m));
-      for (auto& [id, e] : c->_in_flight) p.plain.push_back(std::move(e.msg));  // attempts kept
-      for (auto& [id, d] : c->_deferred) {
+      c->_in_flight.for_each([&](const message_id&, channel::in_flight_entry& e) {
+        p.plain.push_back(std::move(e.msg));  // attempts kept
+      });
+      c->_deferred.for_each([&](const message_id& id, channel::deferred_entry& d) {
         if (d.on_disk)
           p.kept.push_back({*d.on_disk, id, d.pq_slot.priority});
         else
           p.deferred.emplace_back(std::move(d.msg), d.pq_slot.priority);
-      }
+      });
       c->clear_memory();
       if (!p.plain.empty() || !p.deferred.empty() || !p.kept.empty()) out.push_back(std::move(p));
     }

@@ -10,15 +10,6 @@ namespace {
 
 constexpr char hex_digits[] = "0123456789abcdef";
 
-constexpr std::uint64_t mix64(std::uint64_t x) {  // splitmix64 finalizer
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
 }  // namespace
 
 message_id message_id::from_raw(std::uint64_t raw) {
@@ -47,13 +38,6 @@ std::optional<std::uint64_t> message_id::raw() const {
     v = (v << 4) | d;
   }
   return v;
-}
-
-std::size_t message_id_hash::operator()(const message_id& id) const noexcept {
-  std::uint64_t a, b;
-  std::memcpy(&a, id.hex.data(), 8);
-  std::memcpy(&b, id.hex.data() + 8, 8);
-  return static_cast<std::size_t>(mix64(a ^ mix64(b)));
 }
 
 message_id_generator::message_id_generator(std::uint32_t node_id, std::uint32_t shard,

@@ -27,6 +27,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -48,13 +49,36 @@ struct message_id {
 
   std::string_view view() const { return {hex.data(), hex.size()}; }
 
-  friend bool operator==(const message_id&, const message_id&) = default;
+  // Two 8-byte compares (the defaulted one called memcmp: each FIN compares ids).
+  friend bool operator==(const message_id& a, const message_id& b) noexcept {
+    std::uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, a.hex.data(), 8);
+    std::memcpy(&a1, a.hex.data() + 8, 8);
+    std::memcpy(&b0, b.hex.data(), 8);
+    std::memcpy(&b1, b.hex.data() + 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
   friend std::strong_ordering operator<=>(const message_id&, const message_id&) = default;
 };
 
-// Hash for unordered containers keyed by id (mixes all 16 bytes; ids are sequential).
+// Hash for unordered containers keyed by id (mixes all 16 bytes; ids are sequential). Inline:
+// each FIN looks one up.
 struct message_id_hash {
-  std::size_t operator()(const message_id& id) const noexcept;
+  using is_avalanching = void;  // (boost::unordered_flat_map: no extra mixing needed)
+  std::size_t operator()(const message_id& id) const noexcept {
+    std::uint64_t a, b;
+    std::memcpy(&a, id.hex.data(), 8);
+    std::memcpy(&b, id.hex.data() + 8, 8);
+    return static_cast<std::size_t>(mix(a ^ mix(b)));
+  }
+  static constexpr std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finalizer
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+  }
 };
 
 // Makes the ids of one topic on one shard. Owned by that topic's state on that shard and used
