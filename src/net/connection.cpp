@@ -34,26 +34,31 @@ void connection::consume(size_t n) noexcept {
 }
 
 core::task<bool> connection::receive_more() {
-  if (_in.empty()) take_buffer();
+  if (_in.empty()) {
+    take_buffer();
+  } else if (_recv_filled && _in.size() < _in_working) {
+    _in.resize(_in.size() * 2);  // traffic: the last recv filled all it was offered
+  }
   if (_end == _in.size()) {
     if (_begin > 0) {  // slide the unconsumed tail to the front
       std::memmove(_in.data(), _in.data() + _begin, _end - _begin);
       _end -= _begin;
       _begin = 0;
+    } else {
+      _in.resize(_in.size() * 2);  // a line longer than the buffer
     }
-    // Full: a line longer than the buffer, or a small buffer that the last recv filled
-    // (traffic: it grows to its working size).
-    if (_end == _in.size() || _in.size() < _in_working) _in.resize(_in.size() * 2);
   }
+  const size_t room = _in.size() - _end;
   if (_decoder) {
-    size_t got = co_await decode_some(_in.data() + _end, _in.size() - _end);
+    size_t got = co_await decode_some(_in.data() + _end, room);
     if (got == 0) co_return false;
     _end += got;
+    _recv_filled = got == room;
     co_return true;
   }
   int n;
   if (_tls)
-    n = co_await receive_tls(_in.data() + _end, _in.size() - _end);
+    n = co_await receive_tls(_in.data() + _end, room);
   else
     n = co_await receive_plain();
   if (n <= 0) {
@@ -61,6 +66,7 @@ core::task<bool> connection::receive_more() {
     co_return false;
   }
   _end += size_t(n);
+  _recv_filled = size_t(n) == room;
   co_return true;
 }
 
@@ -77,6 +83,7 @@ core::task<int> connection::receive_plain() {
   }
   // Nothing buffered: wait at most idle_after with the buffer (for a V2 client this linked
   // timer replaces the read timeout's, so it costs nothing more).
+  _begin = _end = _scanned = 0;
   int n = co_await core::recv(fd, _in.data(), _in.size()).timeout(idle_after);
   if (n != -ETIMEDOUT) co_return n;
   // Quiet: the buffer goes back, and the wait goes on as a poll, which holds no memory.

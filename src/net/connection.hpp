@@ -4,9 +4,10 @@
 // Owned by the connection's coroutine on the shard that accepted it, for its whole life.
 // Input: bytes land in a buffer the protocol parses in place (no copy per command). A
 // connection holds no buffer while it is idle: it takes a small one when it reads, which
-// doubles up to its working size (16 KB) while recvs fill it, and beyond only for a longer
-// line; it gives the buffer back when nothing was buffered for `idle_after` (the wait goes on
-// as a poll, which holds no memory). 10,000 idle clients cost no 16 KB each. Output: the protocol appends frames to out() and
+// doubles up to its working size (16 KB) while recvs fill all the room they are offered, and
+// beyond only for a longer line. It gives the buffer back when nothing was buffered for
+// `idle_after` (the wait goes on as a poll, which holds no memory): 10,000 idle clients cost
+// no 16 KB each. Output: the protocol appends frames to out() and
 // flush() sends them with as few sends as the kernel allows. All reads obey the read
 // timeout, if set, and the coroutine's cancellation (both end the connection: a peer that
 // hangs up, times out or is cancelled is a normal end, not an error).
@@ -131,6 +132,7 @@ class connection {
   std::string _remote;
   std::vector<char> _in;  // empty while given back
   size_t _in_working;     // the size it doubles to while recvs fill it
+  bool _recv_filled = false;  // the last receive filled all the room it was offered
   size_t _begin = 0;
   size_t _end = 0;
   size_t _scanned = 0;  // bytes after _begin already searched for '\n'
