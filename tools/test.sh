@@ -62,21 +62,31 @@ all_suites() {  # $1 = build dir
   ls "$1"/test/*_test "$1"/tools/bench_test "$1"/tools/nsq_bench/nsq_bench_test
 }
 
+# Suites that measure shares between consumers and want the machine to themselves (the fairness
+# and order checks of one_queue_test): run_suites leaves them to run_alone_suites.
+alone_suites='one_queue_test'
 run_suites() {  # $1 = build dir, $2 = label
   local exe
-  for exe in $(all_suites "$1"); do run_suite "$1" "$2" "$exe"; done
+  for exe in $(all_suites "$1"); do
+    [[ "$(basename "$exe")" =~ ^($alone_suites)$ ]] || run_suite "$1" "$2" "$exe"
+  done
+}
+run_alone_suites() {  # $1 = build dir, $2 = label
+  local exe
+  for exe in $(all_suites "$1"); do
+    [[ "$(basename "$exe")" =~ ^($alone_suites)$ ]] && run_suite "$1" "$2" "$exe"
+  done
+  return 0
 }
 
 # The sanitizer build's suites in two lanes at once: most of their time is waiting (restarts,
-# timeouts, intervals), so the second lane takes the suites that wait longest. The fairness
-# and order checks of one_queue_test run alone afterwards: they measure shares between
-# consumers and want the machine to themselves.
+# timeouts, intervals), so the second lane takes the suites that wait longest. The alone
+# suites run afterwards.
 waiting_suites='persist_test|lookup_test|descriptors_test|cluster_test|package_test'
-alone_suites='one_queue_test'
 run_suites_in_lanes() {  # $1 = build dir, $2 = label
-  local exe lane1=() lane2=() alone=()
+  local exe lane1=() lane2=()
   for exe in $(all_suites "$1"); do
-    if [[ "$(basename "$exe")" =~ ^($alone_suites)$ ]]; then alone+=("$exe")
+    if [[ "$(basename "$exe")" =~ ^($alone_suites)$ ]]; then continue
     elif [[ "$(basename "$exe")" =~ ^($waiting_suites)$ ]]; then lane2+=("$exe")
     else lane1+=("$exe"); fi
   done
@@ -85,7 +95,7 @@ run_suites_in_lanes() {  # $1 = build dir, $2 = label
   for exe in "${lane1[@]}"; do run_suite "$1" "$2" "$exe"; done
   wait "$lane2_pid"
   cat "$log_dir/lane2.out"
-  for exe in "${alone[@]}"; do run_suite "$1" "$2" "$exe"; done
+  run_alone_suites "$1" "$2"
 }
 
 # The upstream conformance suite, whole. Cases of features not built yet are listed here and
@@ -160,6 +170,9 @@ run_interop "$root/build/src/nsqd" "cores=1" "--cores=1"
 run_interop "$root/build/src/nsqd" "cores=4" "--cores=4"
 
 wait "$asan_build"
+# After the sanitizer build: a compiler at nice 19 still took turns from one consumer in an
+# unlucky round (a share of 772 where the bound is 1,000 and 1,500 was the lowest alone).
+run_alone_suites build release
 if [ "$(cat "$log_dir/asan-build.status" 2>/dev/null)" = 0 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suites_in_lanes build-asan asan
