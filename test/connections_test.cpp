@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,14 +33,6 @@ void raise_descriptor_limit() {
   setrlimit(RLIMIT_NOFILE, &lim);
 }
 
-std::optional<wire_message> next_message(wire_client& c, milliseconds timeout) {
-  for (deadline d(timeout);;) {
-    frame f = c.read_frame(d.left());
-    if (f.type == frame_message) return parse_message(f);
-    if (f != frame{frame_response, "_heartbeat_"}) return std::nullopt;
-    c.send_command("NOP");
-  }
-}
 
 }  // namespace
 

@@ -39,21 +39,6 @@ wire_client subscribe(nsqd_process& srv, const std::string& topic, const std::st
   return c;
 }
 
-// The next message (heartbeats answered), or nullopt after `timeout`.
-std::optional<wire_message> next_message(wire_client& c, milliseconds timeout) {
-  deadline d(timeout);
-  for (;;) {
-    std::optional<frame> f = c.read_frame_within(d.left());
-    if (!f) return std::nullopt;
-    if (*f == heartbeat_frame) {
-      c.send_command("NOP");
-      continue;
-    }
-    std::optional<wire_message> m = parse_message(*f);
-    BOOST_REQUIRE_MESSAGE(m.has_value(), "expected a message, got " << *f);
-    return m;
-  }
-}
 
 // One HTTP /pub on a fresh connection (the kernel may give each to another shard), answered
 // before the next is sent.

@@ -87,8 +87,7 @@ core::task<int> connection::receive_plain() {
   int n = co_await core::recv(fd, _in.data(), _in.size()).timeout(idle_after);
   if (n != -ETIMEDOUT) co_return n;
   // Quiet: the buffer goes back, and the wait goes on as a poll, which holds no memory.
-  std::vector<char>().swap(_in);
-  _begin = _end = _scanned = 0;
+  give_buffer_back();
   const auto until = core::clock::now() + (timeout - idle_after);
   for (;;) {
     int ready = -ETIMEDOUT;
@@ -100,7 +99,7 @@ core::task<int> connection::receive_plain() {
     take_buffer();
     n = co_await core::recv(fd, _in.data(), _in.size(), MSG_DONTWAIT);
     if (n != -EAGAIN) co_return n;
-    std::vector<char>().swap(_in);  // woken for nothing: wait on without it
+    give_buffer_back();  // woken for nothing: wait on without it
   }
 }
 

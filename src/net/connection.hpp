@@ -123,6 +123,10 @@ class connection {
   // the wait goes on without it.
   core::task<int> receive_plain();
   void take_buffer() { _in.resize(std::min(first_buffer, _in_working)); }
+  void give_buffer_back() noexcept {
+    std::vector<char>().swap(_in);
+    _begin = _end = _scanned = 0;
+  }
   static constexpr size_t first_buffer = 512;
   // Decompresses at least one byte into dst, receiving as needed. > 0, or 0 with
   // _last_error set when the stream ended or failed.

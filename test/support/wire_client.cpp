@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 
 namespace nsqd::test {
 
@@ -108,6 +109,25 @@ std::optional<wire_message> parse_message(const frame& f) {
   m.id = f.data.substr(10, 16);
   m.body = f.data.substr(26);
   return m;
+}
+
+std::optional<wire_message> next_message(wire_client& c, milliseconds timeout) {
+  const frame heartbeat{frame_response, "_heartbeat_"};
+  for (deadline d(timeout);;) {
+    std::optional<frame> f = c.read_frame_within(d.left());
+    if (!f) return std::nullopt;
+    if (*f == heartbeat) {
+      c.send_command("NOP");
+      continue;
+    }
+    std::optional<wire_message> m = parse_message(*f);
+    if (!m) {
+      std::ostringstream what;
+      what << "expected a message, got " << *f;
+      throw wire_error(what.str());
+    }
+    return m;
+  }
 }
 
 // ---- wire_client ---------------------------------------------------------------------------

@@ -74,6 +74,11 @@ struct wire_message {
 // nullopt unless `f` is a message frame of at least the 26 header bytes.
 std::optional<wire_message> parse_message(const frame& f);
 
+class wire_client;
+// The next message on `c` (heartbeats answered with NOP), or nullopt after `timeout`. Throws
+// wire_error on any other frame.
+std::optional<wire_message> next_message(wire_client& c, milliseconds timeout);
+
 // A blocking TCP connection to 127.0.0.1:port (or `host`), with a read buffer.
 // A layer between frames and the socket (TLS, compression: test/support/tls_client.hpp).
 class wire_filter {
